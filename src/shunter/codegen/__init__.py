@@ -1,0 +1,1 @@
+"""Generated artefacts: CRDs (and later step schemas) derived from the pydantic models."""
