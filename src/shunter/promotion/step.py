@@ -1,0 +1,137 @@
+"""The contract between the engine and a step: config model, context, result, errors.
+
+A step is a class with a ``name`` (the ``uses:`` value), a pydantic ``config_model`` that
+validates the step's ``config`` *after* expressions are evaluated, and an async ``run``. It
+reads and writes files only under ``ctx.work_dir`` (use :func:`StepContext.path`), gets
+credentials and other services from ``ctx.capabilities``, and returns a :class:`StepResult`.
+
+Errors: raise :class:`StepError` for a retryable problem (the engine counts it against the
+step's error threshold), :class:`TerminalStepError` for one that retrying cannot fix
+(bad config, a path outside the work directory, an explicit ``fail``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from shunter._internal.paths import safe_join
+from shunter.api.v1alpha1.common import FreightCollection, FreightReference, HealthCheckStep
+from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.credentials.types import CredentialsDatabase
+
+#: ``evaluate(expression, extra_variables) -> value``
+ExpressionEvaluator = Callable[[str, Mapping[str, Any]], Any]
+
+__all__ = [
+    "Capabilities",
+    "ExpressionEvaluator",
+    "GitAuthor",
+    "StepConfig",
+    "StepContext",
+    "StepError",
+    "StepResult",
+    "StepRunner",
+    "TerminalStepError",
+]
+
+
+class StepConfig(BaseModel):
+    """Base of every step's config model: camelCase keys, unknown keys refused."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class StepError(Exception):
+    """A step failed; retrying may help. ``failed`` marks a business failure (not an error)."""
+
+    def __init__(self, message: str, *, failed: bool = False) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
+class TerminalStepError(StepError):
+    """A step failed in a way retrying cannot fix."""
+
+
+@dataclass(frozen=True)
+class GitAuthor:
+    """Identity for commits made by steps."""
+
+    name: str = "Kargo"
+    email: str = "no-reply@kargo.io"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Services the engine hands to steps."""
+
+    credentials: CredentialsDatabase
+    git_author: GitAuthor = field(default_factory=GitAuthor)
+    #: Argo CD namespace for argocd-update when an app does not name one.
+    argocd_namespace: str = "argocd"
+    #: Extra services by name (e.g. a Kubernetes client), for steps that declare them.
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """What a step may know about the Promotion it runs in."""
+
+    project: str
+    stage: str
+    promotion: str
+    alias: str
+    work_dir: Path
+    capabilities: Capabilities
+    #: The Freight being promoted.
+    target_freight: FreightReference
+    #: The Freight collection the Stage will hold after this Promotion.
+    freight: FreightCollection
+    #: Outputs of earlier steps by alias (a read-only copy).
+    state: Mapping[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+    #: Evaluates a raw expression (no ``${{ }}``) against the step's expression environment
+    #: plus extra variables; steps such as ``http`` use it for their own expressions.
+    evaluate: ExpressionEvaluator | None = None
+
+    def path(self, relative: str, *, allow_root: bool = False) -> Path:
+        """A config path resolved inside the work directory (raises TerminalStepError)."""
+        try:
+            return safe_join(self.work_dir, relative, allow_root=allow_root)
+        except ValueError as exc:
+            raise TerminalStepError(str(exc)) from exc
+
+
+@dataclass
+class StepResult:
+    """What a step run produced."""
+
+    status: PromotionStepStatus
+    message: str = ""
+    output: dict[str, Any] = field(default_factory=dict)
+    health_check: HealthCheckStep | None = None
+    #: For a Running step: when to look again.
+    retry_after: timedelta | None = None
+
+
+class StepRunner(Protocol):
+    """A step kind."""
+
+    #: The ``uses:`` value.
+    name: ClassVar[str]
+    config_model: ClassVar[type[StepConfig]]
+    #: Soft limit on how long the step may stay Running or retrying (None: no limit).
+    default_timeout: ClassVar[timedelta | None]
+    #: Consecutive errors before the step gives up (>= 1).
+    default_error_threshold: ClassVar[int]
+
+    async def run(self, ctx: StepContext, config: Any) -> StepResult:
+        """Do the step's work with a validated config."""
+        ...

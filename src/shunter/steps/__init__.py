@@ -1,0 +1,20 @@
+"""Built-in promotion steps, one module per step kind.
+
+Importing a step module registers its kind in the default registry; :func:`load_builtin_steps`
+imports them all (the operator calls it once at start-up).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["BUILTIN_STEP_MODULES", "load_builtin_steps"]
+
+#: The explicit list of built-in step modules (reviewable; no directory scanning).
+BUILTIN_STEP_MODULES: tuple[str, ...] = ()
+
+
+def load_builtin_steps() -> None:
+    """Import every built-in step module so that each registers itself."""
+    for module in BUILTIN_STEP_MODULES:
+        importlib.import_module(f"shunter.steps.{module}")
