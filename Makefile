@@ -41,8 +41,9 @@ lint: venv ## ruff, ruff format --check, mypy (strict on src/), import-linter co
 	$(BIN)/lint-imports
 
 .PHONY: crds
-crds: venv ## Regenerate crds/ from the models
+crds: venv ## Regenerate crds/ and docs/reference/api.md from the models
 	$(BIN)/python -m shunter.codegen.crds crds
+	$(BIN)/python -m shunter.codegen.apidocs docs/reference/api.md
 
 .PHONY: test
 test: lint binaries ## Lint, then every test: unit, devenv servers, integration (real API server)
@@ -54,7 +55,7 @@ test-unit: venv ## Unit tests only (no servers)
 
 .PHONY: cluster
 cluster: venv binaries ## Start a local control plane with the CRDs; prints the KUBECONFIG to export
-	$(BIN)/python -m shunter.devenv cluster --crds crds
+	$(BIN)/python -m shunter.devenv cluster --crds crds --kubeconfig-out .cluster/kubeconfig
 
 .PHONY: clean
 clean: ## Remove the environment and caches (not the binary cache)

@@ -9,6 +9,7 @@ import pytest
 
 from shunter._internal.yamlio import load_manifests
 from shunter.api.v1alpha1 import ALL_KINDS
+from shunter.codegen.apidocs import render_api_reference
 from shunter.codegen.crds import build_crd, render_all
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -22,6 +23,11 @@ def test_crds_folder_is_current() -> None:
     extra = sorted(set(on_disk) - set(expected))
     assert not stale, f"crds/ is stale ({stale}): run `make crds`"
     assert not extra, f"crds/ has files the models do not generate ({extra}): run `make crds`"
+
+
+def test_api_reference_is_current() -> None:
+    page = (ROOT / "docs" / "reference" / "api.md").read_text()
+    assert page == render_api_reference(), "docs/reference/api.md is stale: run `make crds`"
 
 
 def _walk(node: dict[str, Any], path: str) -> list[str]:
