@@ -1,0 +1,89 @@
+"""Which Stages auto-promote: promotion policies from ProjectConfig or the legacy Project spec.
+
+Kargo's rule: the first ProjectConfig ``promotionPolicies`` entry whose selector matches the
+Stage decides; no ProjectConfig or no match means auto-promotion is off. A selector matches by
+name (exact, ``glob:<pattern>``, ``regex:``/``regexp:<pattern>``) AND labels. shunter also
+reads the legacy ``Project.spec.promotionPolicies`` (exact Stage names), used only when the
+project has no ProjectConfig.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+
+from shunter.api.v1alpha1.project import (
+    LabelSelector,
+    LabelSelectorRequirement,
+    Project,
+    ProjectConfig,
+    PromotionPolicy,
+)
+
+__all__ = ["auto_promotion_enabled", "label_selector_matches", "stage_name_matches"]
+
+
+def stage_name_matches(pattern: str, name: str) -> bool:
+    """Whether a policy's stage name selector matches a Stage name."""
+    if pattern.startswith("glob:"):
+        return fnmatch.fnmatchcase(name, pattern.removeprefix("glob:"))
+    for prefix in ("regex:", "regexp:"):
+        if pattern.startswith(prefix):
+            try:
+                return re.search(pattern.removeprefix(prefix), name) is not None
+            except re.error:
+                return False
+    return pattern == name
+
+
+def _requirement_matches(req: LabelSelectorRequirement, labels: Mapping[str, str]) -> bool:
+    values = req.values or []
+    match req.operator:
+        case "In":
+            return req.key in labels and labels[req.key] in values
+        case "NotIn":
+            return req.key not in labels or labels[req.key] not in values
+        case "Exists":
+            return req.key in labels
+        case _:  # "DoesNotExist"
+            return req.key not in labels
+
+
+def label_selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
+    """Kubernetes label selector semantics (all terms ANDed; empty selects everything)."""
+    for key, value in (selector.match_labels or {}).items():
+        if labels.get(key) != value:
+            return False
+    return all(_requirement_matches(r, labels) for r in selector.match_expressions or [])
+
+
+def _policy_matches(policy: PromotionPolicy, stage: str, labels: Mapping[str, str]) -> bool:
+    if policy.stage is not None:
+        return policy.stage == stage
+    selector = policy.stage_selector
+    if selector is None:
+        return False
+    if selector.name and not stage_name_matches(selector.name, stage):
+        return False
+    return label_selector_matches(selector, labels)
+
+
+def auto_promotion_enabled(
+    stage: str,
+    labels: Mapping[str, str],
+    project_config: ProjectConfig | None,
+    project: Project | None = None,
+) -> bool:
+    """Whether the Stage may be auto-promoted."""
+    if project_config is not None:
+        spec = project_config.spec
+        for policy in (spec.promotion_policies if spec else None) or []:
+            if _policy_matches(policy, stage, labels):
+                return bool(policy.auto_promotion_enabled)
+        return False
+    if project is not None and project.spec is not None:
+        for legacy in project.spec.promotion_policies or []:
+            if legacy.stage == stage:
+                return bool(legacy.auto_promotion_enabled)
+    return False
