@@ -1,0 +1,78 @@
+"""Operator settings, from command-line flags and ``SHUNTER_*`` environment variables.
+
+Every setting has a flag (``shunter run --help``) and an environment variable; flags win. The
+Helm chart sets the environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["OperatorConfig"]
+
+LogFormat = Literal["text", "json"]
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """What the operator process needs to know."""
+
+    #: Namespaces to watch; empty means the whole cluster.
+    namespaces: tuple[str, ...] = ()
+    #: Root of the promotions' working directories.
+    work_dir: Path = field(default_factory=lambda: Path("/tmp/shunter-work"))  # noqa: S108
+    #: Concurrent reconciles per kind.
+    workers: int = 4
+    log_level: str = "INFO"
+    log_format: LogFormat = "text"
+    #: Argo CD namespace for argocd-update when an app names none.
+    argocd_namespace: str = "argocd"
+    git_author_name: str = "Kargo"
+    git_author_email: str = "no-reply@kargo.io"
+    #: Floor of every Warehouse's discovery interval (Kargo: MIN_WAREHOUSE_RECONCILIATION_INTERVAL).
+    min_warehouse_interval_seconds: float = 0.0
+    #: Periodic resync of Stages (seconds).
+    stage_resync_seconds: float = 300.0
+    #: Liveness/readiness HTTP endpoint, ``host:port`` (empty: none).
+    probes_address: str = ""
+    #: Smallest delay before a Running step is looked at again (Kargo: 10s).
+    min_step_requeue_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
+        """Settings from ``SHUNTER_*`` variables, defaults for the rest."""
+        env = os.environ if env is None else env
+        base = cls()
+        log_format = env.get("SHUNTER_LOG_FORMAT", base.log_format)
+        if log_format not in ("text", "json"):
+            raise ValueError(f"SHUNTER_LOG_FORMAT must be text or json, not {log_format!r}")
+        return cls(
+            namespaces=_split(env.get("SHUNTER_NAMESPACES", "")),
+            work_dir=Path(env.get("SHUNTER_WORK_DIR", str(base.work_dir))),
+            workers=int(env.get("SHUNTER_WORKERS", base.workers)),
+            log_level=env.get("SHUNTER_LOG_LEVEL", base.log_level).upper(),
+            log_format=log_format,  # type: ignore[arg-type]
+            argocd_namespace=env.get("SHUNTER_ARGOCD_NAMESPACE", base.argocd_namespace),
+            git_author_name=env.get("SHUNTER_GIT_AUTHOR_NAME", base.git_author_name),
+            git_author_email=env.get("SHUNTER_GIT_AUTHOR_EMAIL", base.git_author_email),
+            min_warehouse_interval_seconds=float(
+                env.get(
+                    "SHUNTER_MIN_WAREHOUSE_INTERVAL_SECONDS", base.min_warehouse_interval_seconds
+                )
+            ),
+            stage_resync_seconds=float(
+                env.get("SHUNTER_STAGE_RESYNC_SECONDS", base.stage_resync_seconds)
+            ),
+            probes_address=env.get("SHUNTER_PROBES_ADDRESS", base.probes_address),
+            min_step_requeue_seconds=float(
+                env.get("SHUNTER_MIN_STEP_REQUEUE_SECONDS", base.min_step_requeue_seconds)
+            ),
+        )
