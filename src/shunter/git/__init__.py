@@ -1,0 +1,46 @@
+"""An async wrapper around the git command-line program; it knows nothing about Kargo.
+
+:class:`BareRepo` clones a repository (bare, in a private home folder) and adds working trees;
+:class:`WorkTree` stages, commits, rebases and pushes. Credentials (:class:`RepoCredentials`)
+reach git only through the child process's environment, never through argv or URLs, and every
+error message and log line is scrubbed of them (:func:`scrub`).
+"""
+
+from shunter.git.credentials import RepoCredentials, scrub
+from shunter.git.errors import (
+    GitAuthenticationError,
+    GitCommandError,
+    GitError,
+    GitTimeoutError,
+    InvalidRefError,
+    MergeConflictError,
+    NonFastForwardError,
+    NotAWorkTreeError,
+    RemoteRefNotFoundError,
+)
+from shunter.git.refs import check_commit_id, check_ref_name
+from shunter.git.repo import BareRepo, GitIdentity, Timeouts, WorkTree
+from shunter.git.urls import has_embedded_password, normalize_git_url, redact_url
+
+__all__ = [
+    "BareRepo",
+    "GitAuthenticationError",
+    "GitCommandError",
+    "GitError",
+    "GitIdentity",
+    "GitTimeoutError",
+    "InvalidRefError",
+    "MergeConflictError",
+    "NonFastForwardError",
+    "NotAWorkTreeError",
+    "RemoteRefNotFoundError",
+    "RepoCredentials",
+    "Timeouts",
+    "WorkTree",
+    "check_commit_id",
+    "check_ref_name",
+    "has_embedded_password",
+    "normalize_git_url",
+    "redact_url",
+    "scrub",
+]

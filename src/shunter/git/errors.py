@@ -1,0 +1,74 @@
+"""Exceptions raised by the git CLI wrapper.
+
+Every message is built from text that already went through
+:func:`shunter.git.credentials.scrub`, so an exception can be logged or shown to a user as is:
+it never carries a password, a token or the ``user:password@`` part of a URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "GitAuthenticationError",
+    "GitCommandError",
+    "GitError",
+    "GitTimeoutError",
+    "InvalidRefError",
+    "MergeConflictError",
+    "NonFastForwardError",
+    "NotAWorkTreeError",
+    "RemoteRefNotFoundError",
+]
+
+
+class GitError(Exception):
+    """Something went wrong while driving git."""
+
+
+class GitCommandError(GitError):
+    """A git command exited with an unexpected status.
+
+    ``argv`` (without the ``git`` program) and ``stderr`` are scrubbed copies.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: Sequence[str] = (),
+        returncode: int | None = None,
+        stderr: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class GitTimeoutError(GitCommandError):
+    """A git command ran longer than its timeout and was killed."""
+
+
+class GitAuthenticationError(GitCommandError):
+    """The remote refused the credentials (or asked for some and none were given)."""
+
+
+class NonFastForwardError(GitCommandError):
+    """A push was rejected because the remote branch has commits the local one lacks."""
+
+
+class MergeConflictError(GitError):
+    """Integrating remote changes stopped on a conflict (the rebase was aborted)."""
+
+
+class NotAWorkTreeError(GitError):
+    """A path is not the top of a working tree created by :class:`shunter.git.BareRepo`."""
+
+
+class RemoteRefNotFoundError(GitError):
+    """A branch, tag or commit does not exist in the remote repository."""
+
+
+class InvalidRefError(GitError, ValueError):
+    """A branch or tag name, or a commit id, is not acceptable to git (or is unsafe in argv)."""

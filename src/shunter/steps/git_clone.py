@@ -1,0 +1,161 @@
+"""The ``git-clone`` step: clone a repository and check out branches, tags or commits.
+
+The repository is cloned bare into a private folder of the work directory, then each
+``checkout[]`` entry becomes a working tree at its ``path`` (a branch; a tag or commit, detached;
+or the default branch). A missing branch with ``create: true`` is created on the remote as an
+empty orphan branch. Output: ``commits`` maps each checkout's ``as`` (or ``path``) to the sha
+checked out there. Credentials come from the project's git credentials; commit identity from
+``author`` or the operator's configured git user.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.git import (
+    BareRepo,
+    GitError,
+    check_commit_id,
+    check_ref_name,
+    has_embedded_password,
+    redact_url,
+)
+from shunter.promotion.registry import register
+from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
+from shunter.steps._git_common import (
+    GitAuthorConfig,
+    empty_to_none,
+    git_step_error,
+    identity,
+    repo_credentials,
+)
+
+__all__ = ["GitCheckoutConfig", "GitCloneConfig", "GitCloneStep"]
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+class GitCheckoutConfig(StepConfig):
+    """One ``checkout[]`` entry."""
+
+    branch: str | None = None
+    commit: str | None = None
+    tag: str | None = None
+    path: NonEmpty
+    create: bool = False
+    as_: str | None = Field(default=None, alias="as")
+    sparse: Annotated[list[NonEmpty], Field(min_length=1)] | None = None
+
+    _empty = field_validator("branch", "commit", "tag", "as_", mode="before")(empty_to_none)
+
+    @field_validator("branch", "tag")
+    @classmethod
+    def _ref_name(cls, value: str | None) -> str | None:
+        return None if value is None else check_ref_name(value)
+
+    @field_validator("commit")
+    @classmethod
+    def _commit_id(cls, value: str | None) -> str | None:
+        return None if value is None else check_commit_id(value)
+
+    @model_validator(mode="after")
+    def _one_ref(self) -> GitCheckoutConfig:
+        given = [key for key in ("branch", "commit", "tag") if getattr(self, key)]
+        if len(given) > 1:
+            raise ValueError(f"checkout: {' and '.join(given)} are mutually exclusive")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The key of this checkout in the ``commits`` output."""
+        return self.as_ or self.path
+
+
+class GitCloneConfig(StepConfig):
+    """Config of ``git-clone``."""
+
+    repo_url: NonEmpty = Field(alias="repoURL")
+    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
+    blobless: bool = False
+    recurse_submodules: bool = False
+    author: GitAuthorConfig | None = None
+    checkout: Annotated[list[GitCheckoutConfig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_aliases(self) -> GitCloneConfig:
+        seen: set[str] = set()
+        for index, entry in enumerate(self.checkout):
+            if entry.as_ is not None:
+                if entry.as_ in seen:
+                    raise ValueError(f"duplicate checkout alias {entry.as_!r} at checkout[{index}]")
+                seen.add(entry.as_)
+        return self
+
+
+@register
+class GitCloneStep:
+    """Runner of ``git-clone``."""
+
+    name: ClassVar[str] = "git-clone"
+    config_model: ClassVar[type[StepConfig]] = GitCloneConfig
+    default_timeout: ClassVar[timedelta | None] = None
+    default_error_threshold: ClassVar[int] = 1
+
+    async def run(self, ctx: StepContext, config: Any) -> StepResult:
+        """Clone, then add one working tree per checkout."""
+        if not isinstance(config, GitCloneConfig):
+            raise TerminalStepError("git-clone: unexpected config type")
+        url = config.repo_url
+        shown = redact_url(url)
+        if has_embedded_password(url):
+            raise TerminalStepError(
+                f"repoURL {shown} embeds a password: store credentials in a Secret instead"
+            )
+        targets = self._targets(ctx, config)
+        author = identity(ctx, config.author)
+        credentials = await repo_credentials(ctx, url)
+        try:
+            repo = await BareRepo.clone(
+                url,
+                ctx.work_dir,
+                author=author,
+                credentials=credentials,
+                insecure_skip_tls_verify=config.insecure_skip_tls_verify,
+                blobless=config.blobless,
+            )
+        except GitError as exc:
+            raise git_step_error(f"error cloning {shown}", exc) from exc
+        commits: dict[str, str] = {}
+        try:
+            for entry, target in zip(config.checkout, targets, strict=True):
+                tree = await repo.add_worktree(
+                    target,
+                    branch=entry.branch,
+                    commit=entry.commit,
+                    tag=entry.tag,
+                    create=entry.create,
+                    sparse=entry.sparse or (),
+                )
+                if config.recurse_submodules:
+                    await tree.update_submodules()
+                commits[entry.key] = await tree.head()
+        except GitError as exc:
+            await repo.close()
+            raise git_step_error(f"error checking out {shown}", exc) from exc
+        except BaseException:
+            await repo.close()
+            raise
+        return StepResult(status=PromotionStepStatus.SUCCEEDED, output={"commits": commits})
+
+    @staticmethod
+    def _targets(ctx: StepContext, config: GitCloneConfig) -> list[Path]:
+        """Every checkout path, resolved inside the work directory, before anything is cloned."""
+        targets = [ctx.path(entry.path) for entry in config.checkout]
+        if len(set(targets)) != len(targets):
+            raise TerminalStepError("checkout paths must be distinct")
+        return targets

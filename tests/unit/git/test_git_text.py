@@ -1,0 +1,110 @@
+"""Pure functions of the git wrapper: scrubbing, URL normalisation, ref-name validation."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr
+
+from shunter.git import (
+    InvalidRefError,
+    RepoCredentials,
+    check_commit_id,
+    check_ref_name,
+    has_embedded_password,
+    normalize_git_url,
+    redact_url,
+    scrub,
+)
+
+
+class TestScrub:
+    def test_replaces_every_spelling_of_the_password(self) -> None:
+        creds = RepoCredentials("bob", SecretStr("p@ss w/rd+x"))
+        text = "raw p@ss w/rd+x, url p%40ss%20w%2Frd%2Bx, form p%40ss+w%2Frd%2Bx"
+        out = scrub(text, creds.secrets())
+        assert "p@ss" not in out
+        assert "p%40ss" not in out
+        assert out.count("***") == 3
+
+    def test_masks_url_userinfo_without_knowing_the_secret(self) -> None:
+        out = scrub("fatal: unable to access 'https://user:hunter22@git.example.com/r.git/'")
+        assert "hunter22" not in out
+        assert "https://user:***@git.example.com/r.git/" in out
+
+    def test_keeps_username_only_urls_and_short_secrets(self) -> None:
+        assert scrub("https://user@host/x", ["abc"]) == "https://user@host/x"
+        assert scrub("a cab", ["ab"]) == "a cab"
+
+    def test_repr_hides_the_password(self) -> None:
+        creds = RepoCredentials("bob", SecretStr("top-secret-value"))
+        assert "top-secret-value" not in repr(creds)
+        assert "top-secret-value" not in str(creds)
+
+
+@pytest.mark.parametrize(
+    ("url", "normalised"),
+    [
+        ("https://GitHub.com/Org/Repo.git/", "https://github.com/org/repo"),
+        ("https://github.com/org/repo", "https://github.com/org/repo"),
+        ("https://user:pw@github.com/org/repo.git", "https://github.com/org/repo"),
+        ("http://127.0.0.1:8080/team/app.git", "http://127.0.0.1:8080/team/app"),
+        ("https://github.com/org/repo?x=1", "https://github.com/org/repo?x=1"),
+        ("ssh://git@github.com/org/repo.git", "ssh://git@github.com/org/repo"),
+        ("git@github.com:org/repo.git", "ssh://git@github.com/org/repo"),
+        ("  https://github.com/org/repo\n", "https://github.com/org/repo"),
+    ],
+)
+def test_normalize_git_url(url: str, normalised: str) -> None:
+    assert normalize_git_url(url) == normalised
+
+
+def test_redact_url_and_embedded_password() -> None:
+    assert redact_url("https://u:pw@h/x.git") == "https://u:***@h/x.git"
+    assert redact_url("https://u@h/x.git") == "https://u@h/x.git"
+    assert has_embedded_password("https://u:pw@h/x.git")
+    assert not has_embedded_password("https://u@h/x.git")
+    assert not has_embedded_password("https://h/x.git")
+
+
+@pytest.mark.parametrize("name", ["main", "stage/prod", "kargo/promotion/p-1", "v1.2.3", "a_b"])
+def test_valid_ref_names(name: str) -> None:
+    assert check_ref_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "-x",
+        "--upload-pack=evil",
+        "a..b",
+        "a b",
+        "a~1",
+        "a^",
+        "a:b",
+        "a?",
+        "a*",
+        "a[",
+        "a\\b",
+        "a@{1}",
+        "@",
+        "/a",
+        "a/",
+        "a.",
+        "a//b",
+        ".a",
+        "a/.b",
+        "a.lock",
+        "a\nb",
+    ],
+)
+def test_invalid_ref_names(name: str) -> None:
+    with pytest.raises(InvalidRefError):
+        check_ref_name(name)
+
+
+def test_commit_ids() -> None:
+    assert check_commit_id("ABCDEF12") == "abcdef12"
+    for bad in ("abc", "-abcdef", "HEAD", "xyz12345", "a" * 65):
+        with pytest.raises(InvalidRefError):
+            check_commit_id(bad)
