@@ -11,7 +11,21 @@ import importlib
 __all__ = ["BUILTIN_STEP_MODULES", "load_builtin_steps"]
 
 #: The explicit list of built-in step modules (reviewable; no directory scanning).
-BUILTIN_STEP_MODULES: tuple[str, ...] = ()
+BUILTIN_STEP_MODULES: tuple[str, ...] = (
+    "compose_output",
+    "copy",
+    "delete",
+    "fail",
+    "file_write",
+    "git_clear",
+    "git_clone",
+    "git_commit",
+    "git_push",
+    "http",
+    "json_update",
+    "kustomize_set_image",
+    "yaml_update",
+)
 
 
 def load_builtin_steps() -> None:

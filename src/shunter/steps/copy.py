@@ -1,0 +1,148 @@
+"""The ``copy`` step: copy a file or a directory tree inside the work directory.
+
+Config: ``inPath`` and ``outPath`` (work-directory paths) and ``ignore`` (gitignore-syntax
+patterns, one per line, ``#`` comments; matched relative to ``inPath``, or to its parent when
+``inPath`` is a file). ``.git`` is always ignored.
+
+Like Kargo: a directory is copied *as* ``outPath`` (merged into it when it exists, files
+overwritten), a file is copied *to* ``outPath`` (parents created), permissions are kept, and
+symbolic links inside the copied tree are skipped, so a link pointing outside the work
+directory is never followed. Both paths must resolve inside the work directory. Beyond Kargo:
+a symbolic link met inside the destination tree is refused rather than written through, and
+copying a directory into itself is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import stat
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pathspec
+from pydantic import Field
+
+from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.registry import register
+from shunter.promotion.step import (
+    StepConfig,
+    StepContext,
+    StepError,
+    StepResult,
+    TerminalStepError,
+)
+
+__all__ = ["CopyConfig", "CopyStep", "copy_tree"]
+
+_CHUNK = 1 << 20
+
+
+class CopyConfig(StepConfig):
+    """Config of ``copy``."""
+
+    in_path: str = Field(min_length=1, description="File or directory to copy.")
+    out_path: str = Field(min_length=1, description="Destination file or directory.")
+    ignore: str | None = Field(
+        default=None, min_length=1, description="gitignore-style patterns to leave out."
+    )
+
+
+def _spec(ignore: str | None) -> pathspec.GitIgnoreSpec:
+    lines = [".git"]
+    for line in (ignore or "").splitlines():
+        if line.strip() and not line.startswith("#"):
+            lines.append(line)
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def _refuse_link(path: Path, shown: str) -> None:
+    if path.is_symlink():
+        raise TerminalStepError(f"destination {shown!r} is a symbolic link; refusing to write")
+
+
+def _copy_file(src: Path, dest: Path, shown: str) -> None:
+    _refuse_link(dest, shown)
+    mode = stat.S_IMODE(src.stat().st_mode)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    with src.open("rb") as reader:
+        fd = os.open(dest, flags, 0o600)
+        with os.fdopen(fd, "wb") as writer:
+            shutil.copyfileobj(reader, writer, _CHUNK)
+    dest.chmod(mode)
+
+
+def _copy_dir(
+    src: Path, dest: Path, domain: Path, spec: pathspec.GitIgnoreSpec, shown: str
+) -> None:
+    _refuse_link(dest, shown)
+    if dest.exists() and not dest.is_dir():
+        raise TerminalStepError(f"destination {shown!r} exists and is not a directory")
+    dest.mkdir(parents=True, exist_ok=True)
+    dest.chmod(stat.S_IMODE(src.stat().st_mode) | stat.S_IRWXU)
+    with os.scandir(src) as entries:
+        children = sorted(entries, key=lambda e: e.name)
+    for entry in children:
+        if entry.is_symlink():
+            continue
+        child = Path(entry.path)
+        relative = child.relative_to(domain).as_posix()
+        target = dest / entry.name
+        child_shown = f"{shown.rstrip('/')}/{entry.name}"
+        if entry.is_dir(follow_symlinks=False):
+            if not spec.match_file(relative + "/"):
+                _copy_dir(child, target, domain, spec, child_shown)
+        elif entry.is_file(follow_symlinks=False) and not spec.match_file(relative):
+            _copy_file(child, target, child_shown)
+    dest.chmod(stat.S_IMODE(src.stat().st_mode))
+
+
+def copy_tree(src: Path, dest: Path, ignore: str | None, shown_dest: str) -> None:
+    """Copy ``src`` (file or directory, already resolved) to ``dest`` (already resolved)."""
+    spec = _spec(ignore)
+    if src.is_dir():
+        if dest == src or dest.is_relative_to(src):
+            raise TerminalStepError("cannot copy a directory into itself")
+        _copy_dir(src, dest, src, spec, shown_dest)
+        return
+    if not src.is_file():
+        raise TerminalStepError("only regular files and directories can be copied")
+    if spec.match_file(src.name):
+        return
+    if dest.is_dir():
+        raise TerminalStepError(f"destination {shown_dest!r} is a directory")
+    if dest == src:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _copy_file(src, dest, shown_dest)
+
+
+def _run(ctx: StepContext, cfg: CopyConfig) -> None:
+    src = ctx.path(cfg.in_path, allow_root=True)
+    dest = ctx.path(cfg.out_path, allow_root=True)
+    if not src.exists():
+        raise StepError(f"inPath {cfg.in_path!r} does not exist")
+    try:
+        copy_tree(src, dest, cfg.ignore, cfg.out_path)
+    except OSError as exc:
+        raise StepError(
+            f"failed to copy {cfg.in_path!r} to {cfg.out_path!r}: {exc.strerror}"
+        ) from None
+
+
+@register
+class CopyStep:
+    """Runner of ``copy``."""
+
+    name: ClassVar[str] = "copy"
+    config_model: ClassVar[type[StepConfig]] = CopyConfig
+    default_timeout: ClassVar[timedelta | None] = None
+    default_error_threshold: ClassVar[int] = 1
+
+    async def run(self, ctx: StepContext, config: Any) -> StepResult:
+        """Copy ``inPath`` to ``outPath``."""
+        cfg = CopyConfig.model_validate(config)
+        await asyncio.to_thread(_run, ctx, cfg)
+        return StepResult(status=PromotionStepStatus.SUCCEEDED)
