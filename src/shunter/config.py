@@ -45,6 +45,8 @@ class OperatorConfig:
     probes_address: str = ""
     #: Smallest delay before a Running step is looked at again (Kargo: 10s).
     min_step_requeue_seconds: float = 10.0
+    #: Send repository credentials over plain http:// (Kargo refuses by default).
+    allow_credentials_over_http: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -75,4 +77,8 @@ class OperatorConfig:
             min_step_requeue_seconds=float(
                 env.get("SHUNTER_MIN_STEP_REQUEUE_SECONDS", base.min_step_requeue_seconds)
             ),
+            allow_credentials_over_http=env.get(
+                "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP", "false"
+            ).lower()
+            in ("1", "true", "yes"),
         )

@@ -250,3 +250,142 @@ class KubeClient:
             _preload_content=False,
         )
         return _json(response)
+
+    # -- cluster-scoped custom objects -----------------------------------------------------
+
+    async def get_cluster_custom(
+        self, plural: str, name: str, *, group: str = KARGO_GROUP, version: str = KARGO_VERSION
+    ) -> JSON:
+        """One cluster-scoped custom object (raises :class:`NotFoundError`)."""
+        response = await self._call(
+            f"get {plural}.{group} {name}",
+            self._custom.get_cluster_custom_object,
+            group,
+            version,
+            plural,
+            name,
+            _preload_content=False,
+        )
+        return _json(response)
+
+    async def list_cluster_custom(
+        self, plural: str, *, group: str = KARGO_GROUP, version: str = KARGO_VERSION
+    ) -> list[JSON]:
+        """Every cluster-scoped custom object of one kind."""
+        response = await self._call(
+            f"list {plural}.{group}",
+            self._custom.list_cluster_custom_object,
+            group,
+            version,
+            plural,
+            _preload_content=False,
+        )
+        items = _json(response).get("items") or []
+        return [item for item in items if isinstance(item, dict)]
+
+    async def patch_cluster_custom(
+        self,
+        plural: str,
+        name: str,
+        patch: Mapping[str, Any],
+        *,
+        status: bool = False,
+        group: str = KARGO_GROUP,
+        version: str = KARGO_VERSION,
+    ) -> JSON:
+        """JSON-merge-patch a cluster-scoped custom object (or its status)."""
+        method = (
+            self._custom.patch_cluster_custom_object_status
+            if status
+            else self._custom.patch_cluster_custom_object
+        )
+        response = await self._call(
+            f"patch {plural}.{group} {name}{'/status' if status else ''}",
+            method,
+            group,
+            version,
+            plural,
+            name,
+            dict(patch),
+            _content_type="application/merge-patch+json",
+            _preload_content=False,
+        )
+        return _json(response)
+
+    async def replace_status_custom(
+        self,
+        namespace: str,
+        plural: str,
+        name: str,
+        body: Mapping[str, Any],
+        *,
+        group: str = KARGO_GROUP,
+        version: str = KARGO_VERSION,
+    ) -> JSON:
+        """Replace a custom object's whole ``status`` (``body`` carries ``resourceVersion``, so a
+        stale write fails with :class:`ConflictError`)."""
+        response = await self._call(
+            f"update {plural}.{group} {namespace}/{name}/status",
+            self._custom.replace_namespaced_custom_object_status,
+            group,
+            version,
+            namespace,
+            plural,
+            name,
+            dict(body),
+            _preload_content=False,
+        )
+        return _json(response)
+
+    # -- namespaces, config maps and events ------------------------------------------------
+
+    async def get_namespace(self, name: str) -> JSON:
+        """One Namespace (raises :class:`NotFoundError`)."""
+        response = await self._call(
+            f"get namespace {name}", self._core.read_namespace, name, _preload_content=False
+        )
+        return _json(response)
+
+    async def create_namespace(self, body: Mapping[str, Any]) -> JSON:
+        """Create a Namespace (raises :class:`ConflictError` when it exists)."""
+        name = body.get("metadata", {}).get("name", "")
+        response = await self._call(
+            f"create namespace {name}",
+            self._core.create_namespace,
+            dict(body),
+            _preload_content=False,
+        )
+        return _json(response)
+
+    async def patch_namespace(self, name: str, patch: Mapping[str, Any]) -> JSON:
+        """Strategic-merge-patch a Namespace (labels, annotations)."""
+        response = await self._call(
+            f"patch namespace {name}",
+            self._core.patch_namespace,
+            name,
+            dict(patch),
+            _preload_content=False,
+        )
+        return _json(response)
+
+    async def get_config_map(self, namespace: str, name: str) -> JSON:
+        """One ConfigMap (raises :class:`NotFoundError`)."""
+        response = await self._call(
+            f"get configmap {namespace}/{name}",
+            self._core.read_namespaced_config_map,
+            name,
+            namespace,
+            _preload_content=False,
+        )
+        return _json(response)
+
+    async def create_event(self, namespace: str, body: Mapping[str, Any]) -> JSON:
+        """Create a core/v1 Event."""
+        response = await self._call(
+            f"create event in {namespace}",
+            self._core.create_namespaced_event,
+            namespace,
+            dict(body),
+            _preload_content=False,
+        )
+        return _json(response)

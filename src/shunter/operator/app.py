@@ -1,0 +1,193 @@
+"""The composition root: builds the clients, the engine and the controllers, wires kopf's watch
+events into per-kind work queues, and runs until told to stop.
+
+kopf does the watching (with its retries, backoffs and liveness endpoint); every event only
+adds a key to a queue ("look at this object again"). Related objects are woken too: a
+Promotion wakes its Stage, new or changed Freight wakes the Stages of its namespace, a
+ProjectConfig or Project wakes every Stage of the project.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+import kopf
+
+from shunter.config import OperatorConfig
+from shunter.controllers.project import ProjectReconciler
+from shunter.controllers.promotion import PromotionReconciler
+from shunter.controllers.stage import StageReconciler
+from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
+from shunter.kube.client import KubeClient
+from shunter.operator.events import KubeEventSink
+from shunter.operator.resources import KubeResourceFetcher
+from shunter.operator.workqueue import Reconciled, WorkQueue
+from shunter.promotion.engine import Engine, RequeuePolicy
+from shunter.promotion.registry import DEFAULT_REGISTRY
+from shunter.promotion.step import Capabilities, GitAuthor
+from shunter.steps import load_builtin_steps
+
+__all__ = ["Operator"]
+
+log = logging.getLogger(__name__)
+GROUP, VERSION = "kargo.akuity.io", "v1alpha1"
+ObjectKey = tuple[str, str]
+
+
+class _Enqueue:
+    """The controllers' view of the queues (implements ``controllers.wiring.Enqueue``)."""
+
+    def __init__(self, op: Operator) -> None:
+        self._op = op
+
+    def stage(self, namespace: str, name: str, *, after: float = 0.0) -> None:
+        self._op.stage_queue.add_after((namespace, name), after)
+
+    def stages(self, namespace: str) -> None:
+        for name in sorted(self._op.stage_index.get(namespace, ())):
+            self._op.stage_queue.add((namespace, name))
+
+    def promotion(self, namespace: str, name: str, *, after: float = 0.0) -> None:
+        self._op.promotion_queue.add_after((namespace, name), after)
+
+
+class Operator:
+    """Everything the operator process runs."""
+
+    def __init__(self, config: OperatorConfig, kube: KubeClient) -> None:
+        self.config = config
+        self.kube = kube
+        load_builtin_steps()
+        events = KubeEventSink(kube)
+        capabilities = Capabilities(
+            credentials=KubernetesCredentialsDatabase(
+                kube, allow_credentials_over_http=config.allow_credentials_over_http
+            ),
+            git_author=GitAuthor(name=config.git_author_name, email=config.git_author_email),
+            argocd_namespace=config.argocd_namespace,
+        )
+        engine = Engine(
+            capabilities=capabilities,
+            work_root=config.work_dir,
+            registry=DEFAULT_REGISTRY,
+            data=KubeResourceFetcher(kube),
+            requeue=RequeuePolicy(min_interval=timedelta(seconds=config.min_step_requeue_seconds)),
+        )
+        self.stage_index: dict[str, set[str]] = defaultdict(set)
+        enqueue = _Enqueue(self)
+        self.projects = ProjectReconciler(kube, enqueue)
+        self.stages = StageReconciler(
+            kube, enqueue, events, resync_seconds=config.stage_resync_seconds
+        )
+        self.promotions = PromotionReconciler(kube, engine, enqueue, events)
+        workers = config.workers
+        self.project_queue: WorkQueue[str] = WorkQueue("projects", self._project, workers=1)
+        self.stage_queue: WorkQueue[ObjectKey] = WorkQueue("stages", self._stage, workers=workers)
+        self.promotion_queue: WorkQueue[ObjectKey] = WorkQueue(
+            "promotions", self._promotion, workers=workers
+        )
+        self.queues: list[WorkQueue[Any]] = [
+            self.project_queue,
+            self.stage_queue,
+            self.promotion_queue,
+        ]
+
+    # -- reconcile adapters ----------------------------------------------------------------
+
+    async def _project(self, name: str) -> Reconciled:
+        return Reconciled(await self.projects.reconcile(name))
+
+    async def _stage(self, key: ObjectKey) -> Reconciled:
+        outcome = await self.stages.reconcile(*key)
+        return Reconciled(outcome.requeue_after)
+
+    async def _promotion(self, key: ObjectKey) -> Reconciled:
+        outcome = await self.promotions.reconcile(*key)
+        return Reconciled(outcome.requeue_after)
+
+    # -- kopf wiring -----------------------------------------------------------------------
+
+    def register(self, registry: kopf.OperatorRegistry) -> None:
+        """Register the watch handlers (events only: no kopf-managed state or finalizers)."""
+        on = kopf.on
+        enqueue = _Enqueue(self)
+
+        @on.login(registry=registry)
+        def login(**kwargs: Any) -> Any:
+            return kopf.login_via_client(**kwargs)
+
+        @on.event(GROUP, VERSION, "projects", registry=registry)
+        def project_event(**kwargs: Any) -> None:
+            self.project_queue.add(kwargs["name"])
+
+        @on.event(GROUP, VERSION, "projectconfigs", registry=registry)
+        def project_config_event(**kwargs: Any) -> None:
+            enqueue.stages(kwargs["namespace"])
+
+        @on.event(GROUP, VERSION, "stages", registry=registry)
+        def stage_event(**kwargs: Any) -> None:
+            namespace, name = kwargs["namespace"], kwargs["name"]
+            if kwargs["type"] == "DELETED":
+                self.stage_index[namespace].discard(name)
+            else:
+                self.stage_index[namespace].add(name)
+            self.stage_queue.add((namespace, name))
+
+        @on.event(GROUP, VERSION, "promotions", registry=registry)
+        def promotion_event(**kwargs: Any) -> None:
+            namespace, name = kwargs["namespace"], kwargs["name"]
+            if kwargs["type"] != "DELETED":
+                self.promotion_queue.add((namespace, name))
+            stage = kwargs["spec"].get("stage")
+            if stage:
+                self.stage_queue.add((namespace, stage))
+
+        @on.event(GROUP, VERSION, "freights", registry=registry)
+        def freight_event(**kwargs: Any) -> None:
+            enqueue.stages(kwargs["namespace"])
+
+    def settings(self) -> kopf.OperatorSettings:
+        """kopf settings: our own annotation prefix, no kopf-posted Events."""
+        settings = kopf.OperatorSettings()
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+            prefix="shunter.dev"
+        )
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix="shunter.dev", key="last-handled-configuration"
+        )
+        settings.persistence.finalizer = "shunter.dev/kopf-finalizer"
+        settings.posting.enabled = False
+        settings.watching.server_timeout = 300
+        settings.watching.client_timeout = 330
+        return settings
+
+    async def run(
+        self,
+        stop_flag: asyncio.Event | None = None,
+        ready_flag: asyncio.Event | None = None,
+    ) -> None:
+        """Run the queues and kopf until ``stop_flag`` is set (or the task is cancelled)."""
+        registry = kopf.OperatorRegistry()
+        self.register(registry)
+        for queue in self.queues:
+            queue.start()
+        probes = self.config.probes_address
+        try:
+            await kopf.operator(
+                registry=registry,
+                settings=self.settings(),
+                clusterwide=not self.config.namespaces,
+                namespaces=list(self.config.namespaces),
+                standalone=True,
+                liveness_endpoint=f"http://{probes}/healthz" if probes else None,
+                stop_flag=stop_flag,
+                ready_flag=ready_flag,
+            )
+        finally:
+            for queue in self.queues:
+                await queue.stop()
+            self.kube.close()
