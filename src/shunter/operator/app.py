@@ -21,6 +21,7 @@ from shunter.config import OperatorConfig
 from shunter.controllers.project import ProjectReconciler
 from shunter.controllers.promotion import PromotionReconciler
 from shunter.controllers.stage import StageReconciler
+from shunter.controllers.warehouse import WarehouseReconciler
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
 from shunter.kube.client import KubeClient
 from shunter.operator.events import KubeEventSink
@@ -63,10 +64,11 @@ class Operator:
         self.kube = kube
         load_builtin_steps()
         events = KubeEventSink(kube)
+        credentials = KubernetesCredentialsDatabase(
+            kube, allow_credentials_over_http=config.allow_credentials_over_http
+        )
         capabilities = Capabilities(
-            credentials=KubernetesCredentialsDatabase(
-                kube, allow_credentials_over_http=config.allow_credentials_over_http
-            ),
+            credentials=credentials,
             git_author=GitAuthor(name=config.git_author_name, email=config.git_author_email),
             argocd_namespace=config.argocd_namespace,
         )
@@ -84,14 +86,25 @@ class Operator:
             kube, enqueue, events, resync_seconds=config.stage_resync_seconds
         )
         self.promotions = PromotionReconciler(kube, engine, enqueue, events)
+        self.warehouses = WarehouseReconciler(
+            kube,
+            credentials,
+            enqueue,
+            events,
+            min_interval_seconds=config.min_warehouse_interval_seconds,
+        )
         workers = config.workers
         self.project_queue: WorkQueue[str] = WorkQueue("projects", self._project, workers=1)
         self.stage_queue: WorkQueue[ObjectKey] = WorkQueue("stages", self._stage, workers=workers)
         self.promotion_queue: WorkQueue[ObjectKey] = WorkQueue(
             "promotions", self._promotion, workers=workers
         )
+        self.warehouse_queue: WorkQueue[ObjectKey] = WorkQueue(
+            "warehouses", self._warehouse, workers=workers
+        )
         self.queues: list[WorkQueue[Any]] = [
             self.project_queue,
+            self.warehouse_queue,
             self.stage_queue,
             self.promotion_queue,
         ]
@@ -100,6 +113,9 @@ class Operator:
 
     async def _project(self, name: str) -> Reconciled:
         return Reconciled(await self.projects.reconcile(name))
+
+    async def _warehouse(self, key: ObjectKey) -> Reconciled:
+        return Reconciled(await self.warehouses.reconcile(*key))
 
     async def _stage(self, key: ObjectKey) -> Reconciled:
         outcome = await self.stages.reconcile(*key)
@@ -145,6 +161,11 @@ class Operator:
             stage = kwargs["spec"].get("stage")
             if stage:
                 self.stage_queue.add((namespace, stage))
+
+        @on.event(GROUP, VERSION, "warehouses", registry=registry)
+        def warehouse_event(**kwargs: Any) -> None:
+            if kwargs["type"] != "DELETED":
+                self.warehouse_queue.add((kwargs["namespace"], kwargs["name"]))
 
         @on.event(GROUP, VERSION, "freights", registry=registry)
         def freight_event(**kwargs: Any) -> None:

@@ -1,0 +1,359 @@
+"""The Warehouse controller: discovers artifacts on schedule and creates Freight from them.
+
+Each pass decides whether discovery is due: the interval (``spec.interval``, floored by the
+operator's minimum) has passed since ``status.discoveredArtifacts.discoveredAt``, the spec
+changed, or a new ``kargo.akuity.io/refresh`` value arrived. Discovery results are written
+best-first to ``status.discoveredArtifacts``. With ``freightCreationPolicy: Automatic`` (the
+default), the first result of every subscription becomes Freight named by Kargo's Freight ID,
+unless ``freightCreationCriteria.expression`` says no. Discovery errors (bad credentials, an
+unknown repository, an unreachable registry) are reported in the Ready/Healthy conditions;
+the last good results and existing Freight stay, and discovery is tried again soon.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from shunter.api.v1alpha1 import Warehouse, to_wire
+from shunter.api.v1alpha1 import annotations as ann
+from shunter.api.v1alpha1 import labels as lbl
+from shunter.api.v1alpha1.warehouse import (
+    DiscoveredArtifacts,
+    FreightCreationPolicy,
+    WarehouseSpec,
+    WarehouseStatus,
+)
+from shunter.controllers.availability import parse_duration
+from shunter.controllers.conditions import remove_condition, set_condition
+from shunter.controllers.wiring import Enqueue, EventSink
+from shunter.credentials.types import CredentialsDatabase, CredentialType
+from shunter.expressions import ExpressionError, evaluate
+from shunter.expressions.functions import FunctionContext, build_environment
+from shunter.freight import freight_id, generate_alias
+from shunter.kube.client import ConflictError, KubeClient, NotFoundError
+from shunter.registries.discovery import CredentialsLookup, RepositoryCredentials, discover
+from shunter.registries.errors import DiscoveryError
+
+__all__ = ["WarehouseReconciler", "build_freight"]
+
+log = logging.getLogger(__name__)
+
+Discover = Callable[..., Awaitable[DiscoveredArtifacts]]
+#: How soon a failed discovery is tried again.
+RETRY_AFTER_ERROR = 15.0
+
+
+def _ts(when: datetime) -> str:
+    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def build_freight(
+    namespace: str, warehouse: str, spec: WarehouseSpec, found: DiscoveredArtifacts, now: datetime
+) -> dict[str, Any] | None:
+    """The Freight (wire form, no alias yet) made of each subscription's best artifact, or None
+    when a subscription found nothing."""
+    commits: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
+    charts: list[dict[str, Any]] = []
+    git = iter(found.git or [])
+    image = iter(found.images or [])
+    chart = iter(found.charts or [])
+    for sub in spec.subscriptions:
+        extra = {"subscriptionName": sub.name} if sub.name else {}
+        if sub.git is not None:
+            result = next(git, None)
+            if result is None or not result.commits:
+                return None
+            c = result.commits[0]
+            commit: dict[str, Any] = {"repoURL": result.repo_url, "id": c.id}
+            for key, value in (
+                ("branch", c.branch),
+                ("tag", c.tag),
+                ("message", c.subject),
+                ("author", c.author),
+                ("committer", c.committer),
+            ):
+                if value:
+                    commit[key] = value
+            commits.append({**commit, **extra})
+        elif sub.image is not None:
+            result_i = next(image, None)
+            if result_i is None or not result_i.references:
+                return None
+            r = result_i.references[0]
+            img: dict[str, Any] = {"repoURL": result_i.repo_url, "tag": r.tag, "digest": r.digest}
+            if r.annotations:
+                img["annotations"] = dict(r.annotations)
+            images.append({**img, **extra})
+        elif sub.chart is not None:
+            result_c = next(chart, None)
+            if result_c is None or not result_c.versions:
+                return None
+            ch: dict[str, Any] = {"repoURL": result_c.repo_url, "version": result_c.versions[0]}
+            if result_c.name:
+                ch["name"] = result_c.name
+            charts.append({**ch, **extra})
+    name = freight_id("Warehouse", warehouse, commits, images, charts)
+    body: dict[str, Any] = {
+        "apiVersion": "kargo.akuity.io/v1alpha1",
+        "kind": "Freight",
+        "metadata": {"name": name, "namespace": namespace},
+        "origin": {"kind": "Warehouse", "name": warehouse},
+        "discoveredAt": _ts(now),
+    }
+    for key, items in (("commits", commits), ("images", images), ("charts", charts)):
+        if items:
+            body[key] = items
+    return body
+
+
+class WarehouseReconciler:
+    """Reconciles one Warehouse."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        credentials: CredentialsDatabase,
+        enqueue: Enqueue,
+        events: EventSink,
+        *,
+        min_interval_seconds: float = 0.0,
+        discover_fn: Discover = discover,
+    ) -> None:
+        self._kube = kube
+        self._credentials = credentials
+        self._enqueue = enqueue
+        self._events = events
+        self._min_interval = min_interval_seconds
+        self._discover = discover_fn
+
+    async def reconcile(self, namespace: str, name: str) -> float | None:
+        """One pass; returns when to look again (seconds)."""
+        try:
+            raw = await self._kube.get_custom(namespace, "warehouses", name)
+        except NotFoundError:
+            return None
+        warehouse = Warehouse.model_validate(raw)
+        old = warehouse.status or WarehouseStatus()
+        status = old.model_copy(deep=True)
+        now = datetime.now(UTC).replace(microsecond=0)
+        interval = max(parse_duration(warehouse.spec.interval).total_seconds(), self._min_interval)
+        interval = max(interval, 1.0)
+        refresh = (warehouse.metadata.annotations or {}).get(ann.REFRESH)
+        refresh_requested = bool(refresh) and refresh != old.last_handled_refresh
+        changed = warehouse.metadata.generation != old.observed_generation
+        last = old.discovered_artifacts.discovered_at if old.discovered_artifacts else None
+        due = last is None or now >= last + timedelta(seconds=interval)
+        failing = any(
+            c.type == "Ready" and c.reason == "DiscoveryFailure" for c in old.conditions or []
+        )
+        if last is not None and not (due or refresh_requested or changed or failing):
+            return max(1.0, (last + timedelta(seconds=interval) - now).total_seconds())
+
+        gen = warehouse.metadata.generation
+        status.observed_generation = gen
+        if refresh:
+            status.last_handled_refresh = refresh
+        try:
+            found = await self._discover(
+                warehouse.spec,
+                self._lookup(namespace),
+                previous=old.discovered_artifacts,
+                max_age=0.0 if refresh_requested else interval,
+            )
+        except DiscoveryError as exc:
+            message = f"discovery failed: {exc}"
+            log.warning("Warehouse %s/%s: %s", namespace, name, message)
+            status.conditions = set_condition(
+                status.conditions,
+                "Ready",
+                False,
+                "DiscoveryFailure",
+                message,
+                generation=gen,
+                now=now,
+            )
+            status.conditions = set_condition(
+                status.conditions,
+                "Healthy",
+                False,
+                "DiscoveryFailed",
+                message,
+                generation=gen,
+                now=now,
+            )
+            await self._write(warehouse, status, old)
+            return RETRY_AFTER_ERROR
+
+        status.discovered_artifacts = found
+        status.conditions = remove_condition(status.conditions, "Reconciling")
+        freight = build_freight(namespace, name, warehouse.spec, found, now)
+        if freight is None:
+            message = "no artifacts matched a subscription: nothing to build Freight from"
+            status.conditions = set_condition(
+                status.conditions,
+                "Ready",
+                False,
+                "MissingArtifacts",
+                message,
+                generation=gen,
+                now=now,
+            )
+            status.conditions = set_condition(
+                status.conditions,
+                "Healthy",
+                False,
+                "NoImageReferencesDiscovered"
+                if warehouse.spec.subscriptions and warehouse.spec.subscriptions[0].image
+                else "NoCommitsDiscovered",
+                message,
+                generation=gen,
+                now=now,
+            )
+            await self._write(warehouse, status, old)
+            return interval
+        count = len(warehouse.spec.subscriptions)
+        status.conditions = set_condition(
+            status.conditions,
+            "Healthy",
+            True,
+            "ReconciliationSucceeded",
+            "Warehouse is healthy",
+            generation=gen,
+            now=now,
+        )
+        status.conditions = set_condition(
+            status.conditions,
+            "Ready",
+            True,
+            "ArtifactsDiscovered",
+            f"Successfully discovered artifacts from {count} subscriptions",
+            generation=gen,
+            now=now,
+        )
+        if warehouse.spec.freight_creation_policy == FreightCreationPolicy.AUTOMATIC:
+            status = await self._create_freight(warehouse, status, freight, now)
+        await self._write(warehouse, status, old)
+        return interval
+
+    def _lookup(self, namespace: str) -> CredentialsLookup:
+        async def lookup(kind: str, repo_url: str) -> RepositoryCredentials | None:
+            return await self._credentials.get(namespace, CredentialType(kind), repo_url)
+
+        return lookup
+
+    def _criteria_met(self, warehouse: Warehouse, freight: dict[str, Any]) -> tuple[bool, str]:
+        criteria = warehouse.spec.freight_creation_criteria
+        expression = criteria.expression if criteria else None
+        if not expression or not expression.strip():
+            return True, ""
+        context = FunctionContext(freight=[freight])
+        env = build_environment({}, context)
+        try:
+            result = evaluate(expression.strip(), env)
+        except ExpressionError as exc:
+            return False, f"freightCreationCriteria: {exc}"
+        if not isinstance(result, bool):
+            return False, f"freightCreationCriteria must be a bool expression, got {result!r}"
+        return result, "" if result else "freightCreationCriteria evaluated to false"
+
+    async def _create_freight(
+        self,
+        warehouse: Warehouse,
+        status: WarehouseStatus,
+        freight: dict[str, Any],
+        now: datetime,
+    ) -> WarehouseStatus:
+        namespace = warehouse.metadata.namespace or ""
+        gen = warehouse.metadata.generation
+        ok, why = self._criteria_met(warehouse, freight)
+        status.conditions = set_condition(
+            status.conditions,
+            "FreightCreationCriteriaSatisfied",
+            ok,
+            "CriteriaSatisfied" if ok else "CriteriaNotSatisfied",
+            why,
+            generation=gen,
+            now=now,
+        )
+        if not ok:
+            return status
+        name = freight["metadata"]["name"]
+        try:
+            await self._kube.get_custom(namespace, "freights", name)
+            status.conditions = set_condition(
+                status.conditions,
+                "FreightCreated",
+                True,
+                "AlreadyExists",
+                f"Freight {name} already exists",
+                generation=gen,
+                now=now,
+            )
+            status.last_freight_id = name
+            return status
+        except NotFoundError:
+            pass
+
+        async def taken(alias: str) -> bool:
+            found = await self._kube.list_custom(
+                namespace, "freights", label_selector=f"{lbl.ALIAS}={alias}"
+            )
+            return bool(found)
+
+        alias = await generate_alias(taken)
+        freight["alias"] = alias
+        freight["metadata"]["labels"] = {lbl.ALIAS: alias}
+        try:
+            await self._kube.create_custom(namespace, "freights", freight)
+        except ConflictError:
+            pass
+        else:
+            log.info(
+                "Warehouse %s/%s created Freight %s (%s)",
+                namespace,
+                warehouse.metadata.name,
+                name,
+                alias,
+            )
+            await self._events.emit(
+                namespace=namespace,
+                kind="Freight",
+                name=name,
+                uid=None,
+                reason="FreightCreated",
+                message=f"Freight {alias} created from Warehouse {warehouse.metadata.name!r}",
+                annotations={
+                    "event.kargo.akuity.io/freight-name": name,
+                    "event.kargo.akuity.io/freight-alias": alias,
+                    "event.kargo.akuity.io/freight-warehouse-name": warehouse.metadata.name or "",
+                },
+            )
+            self._enqueue.stages(namespace)
+        status.conditions = set_condition(
+            status.conditions,
+            "FreightCreated",
+            True,
+            "NewFreight",
+            f"Freight {name} created",
+            generation=gen,
+            now=now,
+        )
+        status.last_freight_id = name
+        return status
+
+    async def _write(
+        self, warehouse: Warehouse, status: WarehouseStatus, old: WarehouseStatus
+    ) -> None:
+        if status == old:
+            return
+        await self._kube.patch_custom(
+            warehouse.metadata.namespace or "",
+            "warehouses",
+            warehouse.metadata.name or "",
+            {"status": to_wire(status)},
+            status=True,
+        )

@@ -1,0 +1,99 @@
+"""Run ``shunter run`` as a separate process against a (local) cluster, for tests and the demo.
+
+The operator is a real process: tests can stop it, ``kill -9`` it in the middle of a
+Promotion, and start it again on the same work directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from shunter.devenv.processes import ManagedProcess
+
+__all__ = ["OperatorProcess"]
+
+
+class OperatorProcess:
+    """``python -m shunter run`` with a kubeconfig, a work directory and a log file."""
+
+    def __init__(
+        self,
+        kubeconfig: Path,
+        work_dir: Path,
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        args: tuple[str, ...] = (),
+    ) -> None:
+        self.kubeconfig = kubeconfig
+        self.work_dir = work_dir
+        self.log_path = log_path
+        self._env = dict(env or {})
+        self._args = args
+        self._process: ManagedProcess | None = None
+        self.starts = 0
+
+    def start(self) -> Self:
+        """Start (or start again) the operator."""
+        if self._process is not None and self._process.running():
+            raise RuntimeError("the operator is already running")
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(self.kubeconfig),
+            "SHUNTER_WORK_DIR": str(self.work_dir),
+            "SHUNTER_LOG_LEVEL": "DEBUG",
+            "PYTHONUNBUFFERED": "1",
+            **self._env,
+        }
+        self._process = ManagedProcess(
+            "shunter",
+            [sys.executable, "-m", "shunter", "run", *self._args],
+            self.log_path,
+            env=env,
+        )
+        self._process.start()
+        self.starts += 1
+        return self
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout``."""
+        if self._process is not None:
+            self._process.stop(timeout)
+
+    def kill(self) -> None:
+        """``kill -9`` the operator (no clean-up of any kind)."""
+        if self._process is not None and self._process.running():
+            os.killpg(self._process.pid, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while self._process.running() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self._process.stop(0)
+
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self._process is not None and self._process.running()
+
+    def log(self) -> str:
+        """Everything the operator logged so far (all runs)."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
