@@ -130,12 +130,17 @@ def _not_verified_message(stages: list[str], soak: timedelta | None, *, all_of: 
     return f"Freight has not been verified{soak_text} in {which} the upstream Stages {names}"
 
 
-def freight_sort_key(freight: Freight) -> tuple[str, str]:
+def freight_sort_key(freight: Freight) -> tuple[datetime, str]:
     """Newest first when sorted in reverse: discoveredAt (else creation time), then name."""
-    when = freight.discovered_at.isoformat() if freight.discovered_at else ""
-    if not when and freight.metadata.creation_timestamp:
-        when = freight.metadata.creation_timestamp
-    return (when, freight.metadata.name or "")
+    when = freight.discovered_at
+    if when is None and freight.metadata.creation_timestamp:
+        try:
+            when = datetime.fromisoformat(freight.metadata.creation_timestamp)
+        except ValueError:
+            when = None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when or datetime.min.replace(tzinfo=UTC), freight.metadata.name or "")
 
 
 def auto_promotion_candidate(

@@ -69,7 +69,8 @@ class ProjectReconciler:
                 "projects", name, {"status": to_wire(status)}, status=True
             )
         ready = get_condition(status.conditions, "Ready")
-        if ready is not None and ready.status == ConditionStatus.TRUE:
+        if status != old and ready is not None and ready.status == ConditionStatus.TRUE:
+            # Promotion policies may have changed: let the Stages look again.
             self._enqueue.stages(name)
         return 300.0
 

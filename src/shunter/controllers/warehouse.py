@@ -46,8 +46,9 @@ Discover = Callable[..., Awaitable[DiscoveredArtifacts]]
 RETRY_AFTER_ERROR = 15.0
 
 
-def _ts(when: datetime) -> str:
-    return when.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+def _ts_precise(when: datetime) -> str:
+    """RFC 3339 with microseconds: two Freight found in one second still sort by time."""
+    return when.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def build_freight(
@@ -102,7 +103,7 @@ def build_freight(
         "kind": "Freight",
         "metadata": {"name": name, "namespace": namespace},
         "origin": {"kind": "Warehouse", "name": warehouse},
-        "discoveredAt": _ts(now),
+        "discoveredAt": _ts_precise(now),
     }
     for key, items in (("commits", commits), ("images", images), ("charts", charts)):
         if items:
@@ -190,7 +191,7 @@ class WarehouseReconciler:
 
         status.discovered_artifacts = found
         status.conditions = remove_condition(status.conditions, "Reconciling")
-        freight = build_freight(namespace, name, warehouse.spec, found, now)
+        freight = build_freight(namespace, name, warehouse.spec, found, datetime.now(UTC))
         if freight is None:
             message = "no artifacts matched a subscription: nothing to build Freight from"
             status.conditions = set_condition(

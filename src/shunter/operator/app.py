@@ -37,6 +37,8 @@ __all__ = ["Operator"]
 log = logging.getLogger(__name__)
 GROUP, VERSION = "kargo.akuity.io", "v1alpha1"
 ObjectKey = tuple[str, str]
+#: How often a namespace-restricted operator looks at its Projects.
+PROJECT_POLL_SECONDS = 2.0
 
 
 class _Enqueue:
@@ -139,6 +141,7 @@ class Operator:
         @on.event(GROUP, VERSION, "projects", registry=registry)
         def project_event(**kwargs: Any) -> None:
             self.project_queue.add(kwargs["name"])
+            enqueue.stages(kwargs["name"])  # the legacy promotion policies may have changed
 
         @on.event(GROUP, VERSION, "projectconfigs", registry=registry)
         def project_config_event(**kwargs: Any) -> None:
@@ -171,6 +174,14 @@ class Operator:
         def freight_event(**kwargs: Any) -> None:
             enqueue.stages(kwargs["namespace"])
 
+    async def _poll_projects(self) -> None:
+        """In namespace-restricted mode kopf does not watch cluster-scoped kinds: look at the
+        Projects named after the watched namespaces now and then instead."""
+        while True:
+            for name in self.config.namespaces:
+                self.project_queue.add(name)
+            await asyncio.sleep(PROJECT_POLL_SECONDS)
+
     def settings(self) -> kopf.OperatorSettings:
         """kopf settings: our own annotation prefix, no kopf-posted Events."""
         settings = kopf.OperatorSettings()
@@ -196,6 +207,11 @@ class Operator:
         self.register(registry)
         for queue in self.queues:
             queue.start()
+        poller = (
+            asyncio.create_task(self._poll_projects(), name="project-poller")
+            if self.config.namespaces
+            else None
+        )
         probes = self.config.probes_address
         try:
             await kopf.operator(
@@ -209,6 +225,8 @@ class Operator:
                 ready_flag=ready_flag,
             )
         finally:
+            if poller is not None:
+                poller.cancel()
             for queue in self.queues:
                 await queue.stop()
             self.kube.close()

@@ -1,0 +1,39 @@
+"""Poll a condition with a deadline (tests and the demo never sleep a fixed time)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+__all__ = ["WaitTimeoutError", "wait_for"]
+
+T = TypeVar("T")
+
+
+class WaitTimeoutError(AssertionError):
+    """The condition did not come true in time."""
+
+
+def wait_for(
+    probe: Callable[[], T | None],
+    *,
+    timeout: float = 60.0,
+    interval: float = 0.25,
+    what: str = "condition",
+    details: Callable[[], str] | None = None,
+) -> T:
+    """Call ``probe`` until it returns a truthy value, and return that value.
+
+    Raises:
+        WaitTimeoutError: after ``timeout`` seconds, with ``details()`` appended if given.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            extra = f"\n{details()}" if details else ""
+            raise WaitTimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
+        time.sleep(interval)

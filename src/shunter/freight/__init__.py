@@ -1,0 +1,48 @@
+"""Freight identity: IDs (Kargo's algorithm), URL normalisations and generated aliases.
+
+* :func:`freight_id` / :func:`freight_id_of`: the SHA-1 name of a piece of Freight.
+* :func:`normalize_git_url`, :func:`normalize_image_url`, :func:`normalize_chart_url`: Kargo's
+  normalisations, also used to match artifacts to subscriptions.
+* :func:`generate_alias`: ``<adjective>-<animal>``, unique through an injected check.
+"""
+
+from shunter.freight.aliases import AliasExhaustedError, IsTaken, generate_alias, random_alias
+from shunter.freight.ids import (
+    Artifact,
+    chart_hash_part,
+    commit_hash_part,
+    freight_hash_input,
+    freight_id,
+    freight_id_of,
+    generic_hash_part,
+    image_hash_part,
+)
+from shunter.freight.urls import (
+    ImageReference,
+    normalize_chart_url,
+    normalize_git_url,
+    normalize_image_url,
+    parse_image_reference,
+    sanitize_url,
+)
+
+__all__ = [
+    "AliasExhaustedError",
+    "Artifact",
+    "ImageReference",
+    "IsTaken",
+    "chart_hash_part",
+    "commit_hash_part",
+    "freight_hash_input",
+    "freight_id",
+    "freight_id_of",
+    "generate_alias",
+    "generic_hash_part",
+    "image_hash_part",
+    "normalize_chart_url",
+    "normalize_git_url",
+    "normalize_image_url",
+    "parse_image_reference",
+    "random_alias",
+    "sanitize_url",
+]

@@ -1,0 +1,628 @@
+"""Commit discovery for git subscriptions: NewestFromBranch, SemVer, Lexical and NewestTag.
+
+:class:`GitDiscoverer` answers a :class:`~shunter.api.v1alpha1.warehouse.GitSubscription` with a
+:class:`~shunter.api.v1alpha1.warehouse.GitDiscoveryResult` (commits best first), following
+Kargo:
+
+1. ``git ls-remote`` (shared by concurrent callers, reused for ``max_age`` seconds) gives the
+   branch tip (``HEAD`` when no branch is named) or the tags that pass the filters. They are
+   reported as ``observedRefs``; when they equal the previous result's, its commits are reused
+   without fetching anything.
+2. Otherwise one bare mirror per repository URL, credentials and blobless setting (kept in
+   ``settings.git_cache_dir`` and shared by every Warehouse) is brought up to date with ``git
+   fetch`` - only the branch, or only the tags - and read locally.
+3. **NewestFromBranch**: first-parent history of the branch, newest first, read in growing
+   batches, stopping at ``since``; commits must pass ``expressionFilter`` and the path filters
+   (paths changed relative to the first parent). **SemVer** / **Lexical** / **NewestTag**: the
+   tags (allow/ignore regexes; SemVer: strictSemvers and semverConstraint), ordered by version,
+   by name, or by creation date (newest first), then ``expressionFilter``, then the path filters
+   on the tagged commit.
+4. At most ``discoveryLimit`` commits; subjects are cut to 80 bytes.
+
+Path filters: ``includePaths``/``excludePaths`` entries are plain paths (the path or anything
+below it), ``glob:`` patterns (with ``**``) or ``regex:``/``regexp:`` expressions; a commit
+qualifies if any path it changed is included (or no includes are given) and not excluded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from shunter.api.v1alpha1.warehouse import (
+    CommitSelectionStrategy,
+    DiscoveredCommit,
+    DiscoveredRef,
+    GitDiscoveryRefs,
+    GitDiscoveryResult,
+    GitSubscription,
+)
+from shunter.expressions import ExpressionError, compile_expression
+from shunter.expressions.gotime import GoTime
+from shunter.registries._gitcmd import GitRunner, redact_url
+from shunter.registries.auth import BasicCredentials
+from shunter.registries.cache import SingleFlightCache
+from shunter.registries.errors import (
+    InvalidSubscriptionError,
+    ProtocolError,
+    RepositoryNotFoundError,
+)
+from shunter.registries.metadata import parse_rfc3339
+from shunter.registries.oci import identity_of
+from shunter.registries.patterns import (
+    BadPatternError,
+    PathMatcher,
+    TagFilter,
+    parse_path_selectors,
+)
+from shunter.registries.semver import Constraint, InvalidConstraintError, parse_tag, sort_descending
+from shunter.registries.settings import DiscoverySettings
+
+__all__ = ["CommitInfo", "GitDiscoverer", "TagInfo", "shorten_subject"]
+
+_HEADS = "refs/heads/"
+_TAGS = "refs/tags/"
+_SUBJECT_BYTES = 80
+_MAX_BATCH = 1000
+_PATHS_WINDOW = 100
+_LOG_FORMAT = "%x1e%H%x1f%cI%x1f%an <%ae>%x1f%cn <%ce>%x1f%s"
+_TAG_FORMAT = (
+    "%(refname:strip=2)%1f"
+    "%(if)%(*objectname)%(then)"
+    "%(*objectname)%1f%(*contents:subject)%1f%(*authorname) %(*authoremail)%1f"
+    "%(*committername) %(*committeremail)%1f%(creatordate:iso-strict)%1f"
+    "%(taggername) %(taggeremail)%1f%(contents:subject)"
+    "%(else)"
+    "%(objectname)%1f%(contents:subject)%1f%(authorname) %(authoremail)%1f"
+    "%(committername) %(committeremail)%1f%(creatordate:iso-strict)%1f%1f"
+    "%(end)%1e"
+)
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
+
+
+def shorten_subject(subject: str, limit: int = _SUBJECT_BYTES) -> str:
+    """Kargo's subject cut: at most ``limit`` bytes, ending in ``...`` when cut."""
+    data = subject.encode("utf-8")
+    if len(data) <= limit:
+        return subject
+    return data[: limit - 3].decode("utf-8", "ignore") + "..."
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """A commit as ``git log`` describes it (plus the paths it changed, when asked for)."""
+
+    id: str
+    date: dt.datetime
+    author: str
+    committer: str
+    subject: str
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """A tag and the commit it names."""
+
+    tag: str
+    commit_id: str
+    subject: str
+    author: str
+    committer: str
+    creator_date: dt.datetime
+    tagger: str = ""
+    annotation: str = ""
+
+
+def _parse_date(text: str) -> dt.datetime:
+    parsed = parse_rfc3339(text)
+    if parsed is None:
+        raise ProtocolError(f"git printed an unexpected date {text!r}")
+    return parsed
+
+
+def _parse_log(output: bytes, with_paths: bool) -> list[CommitInfo]:
+    commits: list[CommitInfo] = []
+    for record in output.decode("utf-8", "replace").split("\x1e"):
+        if not record.strip("\n\0"):
+            continue
+        header, _, rest = record.partition("\0") if with_paths else (record, "", "")
+        fields = header.strip("\n").split("\x1f")
+        if len(fields) != 5:
+            raise ProtocolError("git log printed an unexpected record")
+        tokens = [t for t in rest.lstrip("\n").split("\0") if t]
+        paths = tuple(tokens[1::2])
+        commits.append(
+            CommitInfo(fields[0], _parse_date(fields[1]), fields[2], fields[3], fields[4], paths)
+        )
+    return commits
+
+
+def _parse_tags(output: bytes) -> list[TagInfo]:
+    tags: list[TagInfo] = []
+    for raw in output.decode("utf-8", "replace").split("\x1e"):
+        record = raw.strip("\n")
+        if not record:
+            continue
+        fields = record.split("\x1f")
+        if len(fields) != 8:
+            raise ProtocolError("git for-each-ref printed an unexpected record")
+        name, commit_id, subject, author, committer, created, tagger, annotation = fields
+        tags.append(
+            TagInfo(
+                name,
+                commit_id,
+                subject,
+                author,
+                committer,
+                _parse_date(created),
+                tagger.strip(),
+                annotation,
+            )
+        )
+    return tags
+
+
+def _truthy(value: Any) -> bool:
+    """expr result to bool the way Kargo does (bool, else Go's strconv.ParseBool of %v)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value)
+    if text in _GO_TRUE:
+        return True
+    if text in _GO_FALSE:
+        return False
+    raise InvalidSubscriptionError(f"expressionFilter returned {text!r}, not a boolean")
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A subscription compiled: strategy, filters, limits."""
+
+    sub: GitSubscription
+    tag_filter: TagFilter
+    constraint: Constraint | None
+    include: tuple[PathMatcher, ...] | None
+    exclude: tuple[PathMatcher, ...] | None
+    expression: Any
+
+    @property
+    def path_filtered(self) -> bool:
+        return self.include is not None or self.exclude is not None
+
+    def paths_match(self, paths: Sequence[str]) -> bool:
+        for path in paths:
+            if self.include is not None and not any(m.matches(path) for m in self.include):
+                continue
+            if self.exclude is not None and any(m.matches(path) for m in self.exclude):
+                continue
+            return True
+        return False
+
+    def tag_matches(self, tag: str) -> bool:
+        if not self.tag_filter.matches(tag):
+            return False
+        if self.sub.commit_selection_strategy is not CommitSelectionStrategy.SEMVER:
+            return True
+        version = parse_tag(tag, self.sub.strict_semvers)
+        return version is not None and (self.constraint is None or self.constraint.check(version))
+
+    def accepts(self, env: Mapping[str, Any]) -> bool:
+        if self.expression is None:
+            return True
+        try:
+            return _truthy(self.expression.evaluate(dict(env)))
+        except ExpressionError as error:
+            raise InvalidSubscriptionError(f"expressionFilter failed: {error}") from None
+
+
+def _compile(sub: GitSubscription) -> _Plan:
+    url = sub.repo_url
+    if url.startswith("-"):
+        raise InvalidSubscriptionError(f"{url!r} is not a git repository URL")
+    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+        userinfo = url.split("://", 1)[1].split("@", 1)[0]
+        if ":" in userinfo:
+            raise InvalidSubscriptionError(
+                f"{redact_url(url)} embeds a password; credentials belong in a Secret"
+            )
+    try:
+        tag_filter = TagFilter.build(
+            sub.allow_tags_regexes, sub.ignore_tags_regexes, sub.allow_tags, sub.ignore_tags
+        )
+        include = parse_path_selectors(sub.include_paths)
+        exclude = parse_path_selectors(sub.exclude_paths)
+    except BadPatternError as error:
+        raise InvalidSubscriptionError(str(error)) from None
+    constraint = None
+    if sub.semver_constraint:
+        try:
+            constraint = Constraint(sub.semver_constraint)
+        except InvalidConstraintError as error:
+            raise InvalidSubscriptionError(
+                f"invalid semverConstraint {sub.semver_constraint!r}: {error}"
+            ) from None
+    expression = None
+    if sub.expression_filter:
+        try:
+            expression = compile_expression(sub.expression_filter)
+        except ExpressionError as error:
+            raise InvalidSubscriptionError(f"invalid expressionFilter: {error}") from None
+    return _Plan(sub, tag_filter, constraint, include, exclude, expression)
+
+
+@dataclass
+class _Mirror:
+    path: Path
+    lock: asyncio.Lock
+
+
+class GitDiscoverer:
+    """Discovers commits; owns the shared git mirrors (see the module docstring)."""
+
+    def __init__(self, settings: DiscoverySettings | None = None) -> None:
+        self.settings = settings or DiscoverySettings()
+        self._root: Path | None = None
+        self._owns_root = False
+        self._runner: GitRunner | None = None
+        self._mirrors: dict[str, _Mirror] = {}
+        self.refs: SingleFlightCache[tuple[str, str, bool, str], tuple[tuple[str, str], ...]] = (
+            SingleFlightCache(10_000)
+        )
+        self.fetches = 0
+
+    def _git(self) -> GitRunner:
+        if self._runner is None:
+            if self.settings.git_cache_dir is not None:
+                root = self.settings.git_cache_dir
+                root.mkdir(parents=True, exist_ok=True)
+            else:
+                root = Path(tempfile.mkdtemp(prefix="shunter-git-discovery-"))
+                self._owns_root = True
+            self._root = root
+            self._runner = GitRunner(
+                root, timeout=self.settings.git_timeout, ca_bundle=self.settings.ca_bundle
+            )
+            self._runner.prepare()
+        return self._runner
+
+    async def aclose(self) -> None:
+        """Remove the mirrors if they live in a temporary folder this object created."""
+        if self._owns_root and self._root is not None:
+            await asyncio.to_thread(shutil.rmtree, self._root, True)
+        self._root, self._runner, self._mirrors = None, None, {}
+
+    # -- remote refs -----------------------------------------------------------------------
+
+    async def _ls_remote(
+        self, sub: GitSubscription, creds: BasicCredentials | None, pattern: str, max_age: float
+    ) -> tuple[tuple[str, str], ...]:
+        """(name, id) pairs from ``git ls-remote``; ``ref: <target>`` names for symrefs."""
+        insecure = bool(sub.insecure_skip_tls_verify)
+        identity = identity_of(creds)
+
+        async def load() -> tuple[tuple[str, str], ...]:
+            args = ["ls-remote", "--symref", sub.repo_url, pattern] if pattern == "HEAD" else [
+                "ls-remote", sub.repo_url, pattern,
+            ]  # fmt: skip
+            out = await self._git().run(
+                args, repo_url=sub.repo_url, creds=creds, insecure_skip_tls_verify=insecure
+            )
+            refs: list[tuple[str, str]] = []
+            for line in out.decode("utf-8", "replace").splitlines():
+                first, sep, name = line.partition("\t")
+                if not sep or name.endswith("^{}"):
+                    continue
+                refs.append((name, first))
+            return tuple(refs)
+
+        key = (sub.repo_url, identity, insecure, pattern)
+        age = min(max_age, self.settings.git_refs_max_age)
+        return await self.refs.get(key, load, max_age=age)
+
+    # -- mirrors ---------------------------------------------------------------------------
+
+    async def _mirror(self, sub: GitSubscription, creds: BasicCredentials | None) -> _Mirror:
+        runner = self._git()
+        assert self._root is not None  # noqa: S101 - set by _git()
+        identity = identity_of(creds)
+        blobless = bool(sub.blobless)
+        material = f"{sub.repo_url}\0{identity}\0{sub.insecure_skip_tls_verify}\0{blobless}"
+        key = hashlib.sha256(material.encode()).hexdigest()[:32]
+        mirror = self._mirrors.get(key)
+        if mirror is None:
+            mirror = _Mirror(self._root / "mirrors" / f"{key}.git", asyncio.Lock())
+            self._mirrors[key] = mirror
+        async with mirror.lock:
+            if not (mirror.path / "HEAD").exists():
+                mirror.path.parent.mkdir(parents=True, exist_ok=True)
+                url = sub.repo_url
+                await runner.run(["init", "--quiet", "--bare", str(mirror.path)], repo_url=url)
+                settings = [("remote.origin.url", url)]
+                if blobless:
+                    settings += [
+                        ("remote.origin.promisor", "true"),
+                        ("remote.origin.partialclonefilter", "blob:none"),
+                        ("extensions.partialClone", "origin"),
+                    ]
+                for name, value in settings:
+                    await runner.run(
+                        ["--git-dir", str(mirror.path), "config", name, value], repo_url=url
+                    )
+        return mirror
+
+    async def _fetch(
+        self,
+        sub: GitSubscription,
+        creds: BasicCredentials | None,
+        mirror: _Mirror,
+        refspec: str,
+        *,
+        prune: bool = False,
+    ) -> None:
+        args = ["--git-dir", str(mirror.path), "fetch", "--quiet", "--no-tags", "--force"]
+        if prune:
+            args.append("--prune")
+        if sub.blobless:
+            args.append("--filter=blob:none")
+        args += ["origin", refspec]
+        self.fetches += 1
+        await self._git().run(
+            args,
+            repo_url=sub.repo_url,
+            creds=creds,
+            insecure_skip_tls_verify=bool(sub.insecure_skip_tls_verify),
+        )
+
+    async def _local_ref(self, mirror: _Mirror, ref: str, repo_url: str) -> str | None:
+        """What ``ref`` points at in the mirror (reads refs only: never a lazy fetch)."""
+        out = await self._git().run(
+            ["--git-dir", str(mirror.path), "for-each-ref", "--format=%(objectname)", ref],
+            repo_url=repo_url,
+        )
+        return out.decode().strip() or None
+
+    async def _log(
+        self,
+        mirror: _Mirror,
+        repo_url: str,
+        revs: Sequence[str],
+        *,
+        with_paths: bool,
+        walk: bool,
+        skip: int = 0,
+        count: int | None = None,
+        since: dt.datetime | None = None,
+    ) -> list[CommitInfo]:
+        args = ["--git-dir", str(mirror.path), "log", "--first-parent", f"--format={_LOG_FORMAT}"]
+        if with_paths:
+            args += ["--no-renames", "--name-status", "-z", "--diff-merges=first-parent"]
+        if not walk:
+            args.append("--no-walk=unsorted")
+        if count is not None:
+            args.append(f"--max-count={count}")
+        if skip:
+            args.append(f"--skip={skip}")
+        if since is not None:
+            args.append(f"--since={since.isoformat()}")
+        args += [*revs, "--"]
+        return _parse_log(await self._git().run(args, repo_url=repo_url), with_paths)
+
+    # -- strategies ------------------------------------------------------------------------
+
+    async def _branch_commits(
+        self, plan: _Plan, mirror: _Mirror, head: str
+    ) -> list[DiscoveredCommit]:
+        sub = plan.sub
+        limit = sub.discovery_limit
+        selected: list[CommitInfo] = []
+        skip, batch = 0, limit
+        while len(selected) < limit:
+            commits = await self._log(
+                mirror,
+                sub.repo_url,
+                [head],
+                with_paths=plan.path_filtered,
+                walk=True,
+                skip=skip,
+                count=batch,
+                since=sub.since,
+            )
+            if not commits:
+                break
+            for commit in commits:
+                env = {
+                    "id": commit.id,
+                    "commitDate": GoTime(commit.date),
+                    "author": commit.author,
+                    "committer": commit.committer,
+                    "subject": commit.subject,
+                }
+                if not plan.accepts(env):
+                    continue
+                if plan.path_filtered and not plan.paths_match(commit.paths):
+                    continue
+                selected.append(commit)
+                if len(selected) >= limit:
+                    break
+            skip, batch = skip + batch, min(batch * 2, _MAX_BATCH)
+        return [
+            DiscoveredCommit(
+                id=c.id,
+                branch=sub.branch or None,
+                subject=shorten_subject(c.subject),
+                author=c.author,
+                committer=c.committer,
+                creator_date=c.date,
+            )
+            for c in selected
+        ]
+
+    async def _tag_commits(self, plan: _Plan, mirror: _Mirror) -> list[DiscoveredCommit]:
+        sub = plan.sub
+        out = await self._git().run(
+            [
+                "--git-dir", str(mirror.path), "for-each-ref", "--sort=-creatordate",
+                f"--format={_TAG_FORMAT}", "refs/tags",
+            ],
+            repo_url=sub.repo_url,
+        )  # fmt: skip
+        tags = [t for t in _parse_tags(out) if plan.tag_matches(t.tag)]
+        tags = [
+            t
+            for t in tags
+            if plan.accepts(
+                {
+                    "tag": t.tag,
+                    "id": t.commit_id,
+                    "creatorDate": GoTime(t.creator_date),
+                    "author": t.author,
+                    "committer": t.committer,
+                    "subject": t.subject,
+                    "tagger": t.tagger,
+                    "annotation": t.annotation,
+                }
+            )
+        ]
+        strategy = sub.commit_selection_strategy
+        if strategy is CommitSelectionStrategy.SEMVER:
+            versioned = [(t, parse_tag(t.tag, sub.strict_semvers)) for t in tags]
+            tags = [
+                t
+                for t, _ in sort_descending(
+                    [(t, v) for t, v in versioned if v is not None], lambda item: item[1]
+                )
+            ]
+        elif strategy is CommitSelectionStrategy.LEXICAL:
+            tags.sort(key=lambda t: t.tag, reverse=True)
+        limit = sub.discovery_limit
+        if plan.path_filtered:
+            kept: list[TagInfo] = []
+            for start in range(0, len(tags), _PATHS_WINDOW):
+                window = tags[start : start + _PATHS_WINDOW]
+                ids = list(dict.fromkeys(t.commit_id for t in window))
+                logged = await self._log(mirror, sub.repo_url, ids, with_paths=True, walk=False)
+                paths = {c.id: c.paths for c in logged}
+                kept += [t for t in window if plan.paths_match(paths.get(t.commit_id, ()))]
+                if len(kept) >= limit:
+                    break
+            tags = kept
+        return [
+            DiscoveredCommit(
+                id=t.commit_id,
+                tag=t.tag,
+                subject=shorten_subject(t.subject),
+                author=t.author,
+                committer=t.committer,
+                creator_date=t.creator_date,
+            )
+            for t in tags[:limit]
+        ]
+
+    async def discover(
+        self,
+        sub: GitSubscription,
+        creds: BasicCredentials | None = None,
+        *,
+        subscription_name: str | None = None,
+        previous: GitDiscoveryResult | None = None,
+        max_age: float | None = None,
+    ) -> GitDiscoveryResult:
+        """The commits a git subscription discovers, best first.
+
+        Args:
+            previous: the last result of this subscription (same Warehouse generation); its
+                commits are reused when the observed refs did not change.
+            max_age: accept ``ls-remote`` answers up to this old (seconds); 0 forces a new one.
+
+        Raises:
+            InvalidSubscriptionError, RemoteError: see :mod:`shunter.registries.errors`.
+        """
+        plan = _compile(sub)
+        age = self.settings.git_refs_max_age if max_age is None else max_age
+        if sub.commit_selection_strategy is CommitSelectionStrategy.NEWEST_FROM_BRANCH:
+            observed, head, refspec = await self._branch_head(sub, creds, age)
+        else:
+            observed = await self._observed_tags(plan, creds, age)
+            head = refspec = None
+        if (
+            previous is not None
+            and previous.repo_url == sub.repo_url
+            and observed is not None
+            and previous.observed_refs is not None
+            and previous.observed_refs == observed
+        ):
+            return GitDiscoveryResult(
+                repoURL=sub.repo_url,
+                subscription_name=subscription_name,
+                commits=previous.commits,
+                observed_refs=observed,
+            )
+        if sub.commit_selection_strategy is CommitSelectionStrategy.NEWEST_FROM_BRANCH:
+            if head is None or refspec is None:
+                commits: list[DiscoveredCommit] = []  # an empty repository
+            else:
+                mirror = await self._mirror(sub, creds)
+                async with mirror.lock:
+                    local_ref = refspec.rsplit(":", 1)[1]
+                    if await self._local_ref(mirror, local_ref, sub.repo_url) != head:
+                        await self._fetch(sub, creds, mirror, refspec)
+                    commits = await self._branch_commits(plan, mirror, head)
+        else:
+            mirror = await self._mirror(sub, creds)
+            async with mirror.lock:
+                await self._fetch(sub, creds, mirror, "+refs/tags/*:refs/tags/*", prune=True)
+                commits = await self._tag_commits(plan, mirror)
+        return GitDiscoveryResult(
+            repoURL=sub.repo_url,
+            subscription_name=subscription_name,
+            commits=commits,
+            observed_refs=observed,
+        )
+
+    async def _branch_head(
+        self, sub: GitSubscription, creds: BasicCredentials | None, max_age: float
+    ) -> tuple[GitDiscoveryRefs | None, str | None, str | None]:
+        """(observedRefs, tip commit, fetch refspec) of the subscribed branch."""
+        pattern = f"{_HEADS}{sub.branch}" if sub.branch else "HEAD"
+        refs = await self._ls_remote(sub, creds, pattern, max_age)
+        head = next(
+            (ref_id for name, ref_id in refs if name == pattern and not ref_id.startswith("ref: ")),
+            None,
+        )
+        if head is None:
+            if sub.branch:
+                raise RepositoryNotFoundError(
+                    f"branch {sub.branch!r} not found in git repository {redact_url(sub.repo_url)}"
+                )
+            return None, None, None  # an empty repository
+        if sub.branch:
+            return GitDiscoveryRefs(branch_head=head), head, f"+{pattern}:{pattern}"
+        # "ref: refs/heads/main<TAB>HEAD" names the default branch; fetch that branch.
+        target = next((i[5:] for n, i in refs if n == "HEAD" and i.startswith("ref: ")), "")
+        if target.startswith(_HEADS):
+            refspec = f"+{target}:{target}"
+        else:
+            refspec = "+HEAD:refs/discovery/HEAD"
+        return GitDiscoveryRefs(branch_head=head), head, refspec
+
+    async def _observed_tags(
+        self, plan: _Plan, creds: BasicCredentials | None, max_age: float
+    ) -> GitDiscoveryRefs | None:
+        refs = await self._ls_remote(plan.sub, creds, f"{_TAGS}*", max_age)
+        tags = sorted(
+            (DiscoveredRef(name=name.removeprefix(_TAGS), id=ref_id) for name, ref_id in refs
+             if name.startswith(_TAGS) and plan.tag_matches(name.removeprefix(_TAGS))),
+            key=lambda ref: ref.name,
+        )  # fmt: skip
+        if len(tags) > self.settings.max_observed_tags:
+            return None
+        return GitDiscoveryRefs(tags=tags)

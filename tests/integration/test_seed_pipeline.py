@@ -1,0 +1,294 @@
+"""The seed pipeline end to end, with the operator as a separate process.
+
+Real kube-apiserver, real OCI registry (htpasswd), real git server (Basic auth). The seed's
+manifests are applied as they are, URLs substituted (see examples/seed/README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shunter.devenv.cluster import Cluster
+from shunter.devenv.gitserver import GitServer
+from shunter.devenv.operator import OperatorProcess
+from shunter.devenv.registry import Registry
+from shunter.devenv.seed import SEED_IMAGE_PATH, render_seed
+from shunter.devenv.waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "sandbox-example"
+REPO = "test/sandbox"
+VALUES = (ROOT / "tests" / "data" / "values" / "realistic-values.yaml").read_text()
+
+
+@dataclass
+class Seed:
+    kube: Cluster
+    git: GitServer
+    registry: Registry
+    operator: OperatorProcess
+
+    def get(self, kind: str, name: str | None = None) -> Any:
+        args = ["get", kind, "-n", NS, "-o", "json"]
+        if name:
+            args.insert(2, name)
+        return json.loads(self.kube.kubectl(*args).stdout)
+
+    def promotions(self, stage: str | None = None) -> list[dict[str, Any]]:
+        items = self.get("promotions")["items"]
+        return [p for p in items if stage is None or p["spec"]["stage"] == stage]
+
+    def freight_for_tag(self, tag: str) -> dict[str, Any] | None:
+        for f in self.get("freight")["items"]:
+            if any(i.get("tag") == tag for i in f.get("images", [])):
+                return f
+        return None
+
+    def current_freight(self, stage: str) -> str | None:
+        return self.get("stage", stage).get("status", {}).get("freightSummary")
+
+    def push(self, tag: str, created: datetime) -> None:
+        self.registry.push_image(SEED_IMAGE_PATH, tag, created)
+
+    def refresh_warehouse(self) -> None:
+        self.kube.kubectl(
+            "annotate", "warehouse", "example-container", "-n", NS,
+            f"kargo.akuity.io/refresh={time.monotonic_ns()}", "--overwrite",
+        )  # fmt: skip
+
+    def diagnostics(self) -> str:
+        out = self.kube.kubectl("get", "warehouse,freight,stages,promotions", "-n", NS, check=False)
+        return f"{out.stdout}\n--- operator log tail ---\n{self.operator.log()[-4000:]}"
+
+
+@pytest.fixture(scope="module")
+def seed(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seed]:
+    tmp = tmp_path_factory.mktemp("seed")
+    with GitServer(users={"kargo": "git-pass"}) as git, Registry(users={"ci": "reg-pass"}) as reg:
+        git.create_repo(
+            REPO, {"preprod/values.yaml": VALUES, "prod/values.yaml": VALUES}, branch="master"
+        )
+        base = datetime.now(UTC) - timedelta(days=10)
+        reg.push_image(SEED_IMAGE_PATH, "2026-11-01_0900-1111111", base)
+        reg.push_image(SEED_IMAGE_PATH, "latest", base + timedelta(days=1))
+        reg.push_image(SEED_IMAGE_PATH, "v1.2.3", base + timedelta(days=2))
+        operator = OperatorProcess(
+            kube.kubeconfig_path,
+            tmp / "work",
+            tmp / "operator.log",
+            env={
+                "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP": "true",
+                "SHUNTER_MIN_STEP_REQUEUE_SECONDS": "0.5",
+            },
+            args=("--namespace", NS),
+        )
+        with operator:
+            text = render_seed(reg.host, git.base_url)
+            # The first apply creates the Project; the operator then creates its namespace.
+            kube.kubectl("apply", "-f", "-", stdin=text, check=False)
+            wait_for(
+                lambda: kube.kubectl("get", "namespace", NS, check=False).returncode == 0,
+                what="the project namespace",
+            )
+            for name, cred_type, url, user, password in (
+                ("sandbox-git", "git", git.url(REPO), "kargo", "git-pass"),
+                ("registry", "image", f"{reg.host}/{SEED_IMAGE_PATH}", "ci", "reg-pass"),
+            ):
+                kube.apply(
+                    json.dumps(
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Secret",
+                            "metadata": {
+                                "name": name,
+                                "namespace": NS,
+                                "labels": {"kargo.akuity.io/cred-type": cred_type},
+                            },
+                            "stringData": {"repoURL": url, "username": user, "password": password},
+                        }
+                    )
+                )
+            kube.kubectl("apply", "-f", "-", stdin=text)
+            yield Seed(kube, git, reg, operator)
+
+
+def test_seed_manifests_read_back_unchanged(seed: Seed) -> None:
+    warehouse = seed.get("warehouse", "example-container")
+    image = warehouse["spec"]["subscriptions"][0]["image"]
+    assert image["allowTags"] == r"^\d{4}-\d{2}-\d{2}_\d{4}-\w{7}$"
+    assert image["imageSelectionStrategy"] == "Lexical"
+    project = json.loads(seed.kube.kubectl("get", "project", NS, "-o", "json").stdout)
+    assert project["spec"]["promotionPolicies"][0] == {
+        "stage": "preprod",
+        "autoPromotionEnabled": True,
+    }
+    wait_for(
+        lambda: (
+            json.loads(seed.kube.kubectl("get", "project", NS, "-o", "json").stdout)
+            .get("status", {})
+            .get("conditions")
+        ),
+        what="the Project's conditions",
+    )
+
+
+def test_first_freight_is_the_only_matching_tag_and_reaches_preprod(seed: Seed) -> None:
+    freight = wait_for(
+        lambda: seed.freight_for_tag("2026-11-01_0900-1111111"),
+        what="Freight for the matching tag",
+        details=seed.diagnostics,
+    )
+    assert freight["metadata"]["labels"]["kargo.akuity.io/alias"] == freight["alias"]
+    assert seed.freight_for_tag("latest") is None
+    assert seed.freight_for_tag("v1.2.3") is None
+    wait_for(
+        lambda: seed.current_freight("preprod") == freight["metadata"]["name"],
+        what="preprod to hold the first Freight",
+        details=seed.diagnostics,
+    )
+
+
+def test_new_tag_is_promoted_to_preprod_only(seed: Seed) -> None:
+    before_prod = seed.git.read_file(REPO, "master", "prod/values.yaml")
+    before = seed.git.read_file(REPO, "master", "preprod/values.yaml")
+    tag = "2026-11-26_1200-abc1234"
+    seed.push(tag, datetime.now(UTC))
+    seed.refresh_warehouse()
+    freight = wait_for(lambda: seed.freight_for_tag(tag), what="Freight", details=seed.diagnostics)
+    name = freight["metadata"]["name"]
+    wait_for(
+        lambda: seed.current_freight("preprod") == name,
+        what="preprod promoted",
+        details=seed.diagnostics,
+    )
+    after = seed.git.read_file(REPO, "master", "preprod/values.yaml")
+    changed = [
+        (a, b)
+        for a, b in zip(before.decode().splitlines(), after.decode().splitlines(), strict=True)
+        if a != b
+    ]
+    assert len(changed) == 1
+    assert changed[0][1].strip() == f"lmsImageTag: {tag}"
+    assert seed.git.read_file(REPO, "master", "prod/values.yaml") == before_prod
+    promo = next(p for p in seed.promotions("preprod") if p["spec"]["freight"] == name)
+    assert promo["metadata"]["name"].startswith("preprod.")
+    assert promo["metadata"]["name"].endswith("." + name[:7])
+    assert promo["status"]["phase"] == "Succeeded"
+    stage = seed.get("stage", "preprod")
+    conditions = {c["type"]: c["status"] for c in stage["status"]["conditions"]}
+    assert conditions["Ready"] == "True"
+    verified = seed.get("freight", name)["status"]["verifiedIn"]
+    assert "preprod" in verified
+    assert seed.current_freight("prod") is None
+
+
+def _create_promotion(seed: Seed, name: str, stage: str, freight: str) -> None:
+    seed.kube.apply(
+        json.dumps(
+            {
+                "apiVersion": "kargo.akuity.io/v1alpha1",
+                "kind": "Promotion",
+                "metadata": {"name": name, "namespace": NS},
+                "spec": {"stage": stage, "freight": freight},
+            }
+        ),
+        server_side=False,
+    )
+
+
+def _phase(seed: Seed, name: str) -> str | None:
+    promo = seed.get("promotion", name)
+    phase: str | None = promo.get("status", {}).get("phase")
+    return phase if phase in ("Succeeded", "Failed", "Errored", "Aborted") else None
+
+
+def test_prod_refuses_freight_not_verified_in_preprod(seed: Seed) -> None:
+    # Freight made by hand, older than what preprod holds: never auto-promoted to preprod.
+    digest = seed.registry.get_manifest(SEED_IMAGE_PATH, "2026-11-01_0900-1111111").digest
+    seed.kube.apply(
+        json.dumps(
+            {
+                "apiVersion": "kargo.akuity.io/v1alpha1",
+                "kind": "Freight",
+                "metadata": {"name": "hand-made-old", "namespace": NS},
+                "alias": "hand-made",
+                "discoveredAt": "2020-01-01T00:00:00Z",
+                "origin": {"kind": "Warehouse", "name": "example-container"},
+                "images": [
+                    {
+                        "repoURL": f"{seed.registry.host}/{SEED_IMAGE_PATH}",
+                        "tag": "2026-11-01_0900-1111111",
+                        "digest": digest,
+                    }
+                ],
+            }
+        ),
+        server_side=False,
+    )
+    _create_promotion(seed, "prod-unverified", "prod", "hand-made-old")
+    phase = wait_for(lambda: _phase(seed, "prod-unverified"), what="a terminal phase")
+    promo = seed.get("promotion", "prod-unverified")
+    assert phase == "Errored"
+    message = promo["status"]["message"]
+    assert "is not available to Stage 'prod'" in message
+    assert "has not been verified in any of the upstream Stages 'preprod'" in message
+
+
+def test_prod_promotion_of_verified_freight_succeeds(seed: Seed) -> None:
+    current = seed.current_freight("preprod")
+    assert current
+    before_preprod = seed.git.read_file(REPO, "master", "preprod/values.yaml")
+    _create_promotion(seed, "prod-release", "prod", current)
+    phase = wait_for(
+        lambda: _phase(seed, "prod-release"), what="the prod Promotion", details=seed.diagnostics
+    )
+    assert phase == "Succeeded", seed.get("promotion", "prod-release")["status"]
+    tag = seed.get("freight", current)["images"][0]["tag"]
+    prod = seed.git.read_file(REPO, "master", "prod/values.yaml").decode()
+    assert f"lmsImageTag: {tag}" in prod
+    assert seed.git.read_file(REPO, "master", "preprod/values.yaml") == before_preprod
+    wait_for(lambda: seed.current_freight("prod") == current, what="prod to hold the Freight")
+
+
+def test_two_tags_in_quick_succession_end_on_the_newest(seed: Seed) -> None:
+    now = datetime.now(UTC)
+    first, second = "2026-11-27_0800-1234567", "2026-11-27_0801-89abcde"
+    seed.push(first, now)
+    seed.refresh_warehouse()
+    wait_for(lambda: seed.freight_for_tag(first), what="first Freight", details=seed.diagnostics)
+    seed.push(second, now + timedelta(minutes=1))
+    seed.refresh_warehouse()
+    newest = wait_for(
+        lambda: seed.freight_for_tag(second), what="second Freight", details=seed.diagnostics
+    )
+    wait_for(
+        lambda: seed.current_freight("preprod") == newest["metadata"]["name"],
+        what="preprod on the newest Freight",
+        details=seed.diagnostics,
+    )
+
+    def settled() -> bool:
+        return all(
+            p.get("status", {}).get("phase") in ("Succeeded", "Failed", "Errored", "Aborted")
+            for p in seed.promotions("preprod")
+        )
+
+    wait_for(settled, what="no Pending or Running promotion", details=seed.diagnostics)
+    promos = sorted(seed.promotions("preprod"), key=lambda p: p["metadata"]["name"])
+    started = [p["status"].get("startedAt", "") for p in promos if p["status"].get("startedAt")]
+    assert started == sorted(started), "promotions ran out of order"
+    assert promos[-1]["spec"]["freight"] == newest["metadata"]["name"]
+    assert (
+        seed.git.read_file(REPO, "master", "preprod/values.yaml")
+        .decode()
+        .count(f"lmsImageTag: {second}")
+        == 1
+    )
