@@ -45,6 +45,8 @@ class OperatorConfig:
     probes_address: str = ""
     #: Smallest delay before a Running step is looked at again (Kargo: 10s).
     min_step_requeue_seconds: float = 10.0
+    #: How soon a failed Warehouse discovery is tried again (seconds).
+    discovery_retry_seconds: float = 15.0
     #: Send repository credentials over plain http:// (Kargo refuses by default).
     allow_credentials_over_http: bool = False
 
@@ -76,6 +78,9 @@ class OperatorConfig:
             probes_address=env.get("SHUNTER_PROBES_ADDRESS", base.probes_address),
             min_step_requeue_seconds=float(
                 env.get("SHUNTER_MIN_STEP_REQUEUE_SECONDS", base.min_step_requeue_seconds)
+            ),
+            discovery_retry_seconds=float(
+                env.get("SHUNTER_DISCOVERY_RETRY_SECONDS", base.discovery_retry_seconds)
             ),
             allow_credentials_over_http=env.get(
                 "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP", "false"

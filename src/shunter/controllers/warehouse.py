@@ -122,6 +122,7 @@ class WarehouseReconciler:
         events: EventSink,
         *,
         min_interval_seconds: float = 0.0,
+        retry_after_error: float = RETRY_AFTER_ERROR,
         discover_fn: Discover = discover,
     ) -> None:
         self._kube = kube
@@ -130,6 +131,7 @@ class WarehouseReconciler:
         self._events = events
         self._min_interval = min_interval_seconds
         self._discover = discover_fn
+        self._retry_after_error = retry_after_error
 
     async def reconcile(self, namespace: str, name: str) -> float | None:
         """One pass; returns when to look again (seconds)."""
@@ -187,7 +189,7 @@ class WarehouseReconciler:
                 now=now,
             )
             await self._write(warehouse, status, old)
-            return RETRY_AFTER_ERROR
+            return self._retry_after_error
 
         status.discovered_artifacts = found
         status.conditions = remove_condition(status.conditions, "Reconciling")

@@ -92,6 +92,11 @@ class ManagedProcess:
             raise
 
     @property
+    def env(self) -> dict[str, str] | None:
+        """The environment the process is started with (None: inherited)."""
+        return None if self._env is None else dict(self._env)
+
+    @property
     def pid(self) -> int:
         """The process id (the process group id too)."""
         if self._popen is None:

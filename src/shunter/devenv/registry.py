@@ -255,6 +255,26 @@ class Registry:
             }
         return config
 
+    def outage(self) -> None:
+        """Stop the registry process (the front then answers 502, as a proxy in front of a
+        dead registry does); :meth:`restore` brings it back with the same content."""
+        if self._process is None:
+            raise RuntimeError("the registry is not running")
+        self._process.stop()
+
+    def restore(self) -> None:
+        """Restart the registry process after :meth:`outage` (same port, same storage)."""
+        if self._process is None or self._workdir is None or self._front is None:
+            raise RuntimeError("the registry was never started")
+        old = self._process
+        process = ManagedProcess(
+            "docker-registry", old.argv, self._workdir / "registry-restored.log", env=old.env
+        )
+        process.start()
+        self._process = process
+        if not self._wait_ready(process, self._front.upstream_port):
+            raise RegistryStartError(f"docker-registry did not restart:\n{process.log_tail()}")
+
     def stop(self) -> None:
         pusher, self._pusher = self._pusher, None
         if pusher is not None:

@@ -94,6 +94,7 @@ class Operator:
             enqueue,
             events,
             min_interval_seconds=config.min_warehouse_interval_seconds,
+            retry_after_error=config.discovery_retry_seconds,
         )
         workers = config.workers
         self.project_queue: WorkQueue[str] = WorkQueue("projects", self._project, workers=1)
