@@ -107,7 +107,31 @@ def _run_cluster(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - the loop above only ends by an exception.
 
 
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path(".demo"),
+        help="where the demo keeps its kubeconfig, logs and work files (default .demo/)",
+    )
+    parser.add_argument(
+        "--exit", action="store_true", help="stop after the preprod promotion (no waiting)"
+    )
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from shunter.devenv.demo import run_demo  # noqa: PLC0415 - only this command needs it
+
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    return run_demo(args.work_dir.resolve(), wait=not args.exit)
+
+
 COMMANDS: dict[str, Command] = {
+    "demo": Command(
+        help="run the seed pipeline locally: servers, operator, a new image promoted",
+        add_arguments=_demo_arguments,
+        run=_run_demo,
+    ),
     "cluster": Command(
         help="run etcd + kube-apiserver on 127.0.0.1 with the CRDs until interrupted",
         add_arguments=_cluster_arguments,
