@@ -41,9 +41,10 @@ lint: venv ## ruff, ruff format --check, mypy (strict on src/), import-linter co
 	$(BIN)/lint-imports
 
 .PHONY: crds
-crds: venv ## Regenerate crds/ and docs/reference/api.md from the models
+crds: venv ## Regenerate crds/ and the generated docs (API and step reference)
 	$(BIN)/python -m shunter.codegen.crds crds
 	$(BIN)/python -m shunter.codegen.apidocs docs/reference/api.md
+	$(BIN)/python -m shunter.codegen.stepdocs docs/reference/steps.md
 
 .PHONY: test
 test: lint binaries ## Lint, then every test: unit, devenv servers, integration (real API server)

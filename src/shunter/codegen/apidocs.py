@@ -14,7 +14,7 @@ from typing import Any
 from shunter.api.v1alpha1 import ALL_KINDS
 from shunter.codegen.crds import build_crd
 
-__all__ = ["main", "render_api_reference"]
+__all__ = ["main", "render_api_reference", "rows_for_schema"]
 
 _HEADER = """# API reference: `kargo.akuity.io/v1alpha1`
 
@@ -80,6 +80,13 @@ def _rows(node: dict[str, Any], path: str, required: bool, out: list[str]) -> No
         if path == "" and name in ("apiVersion", "kind", "metadata"):
             continue
         _rows(child, f"{path}.{name}" if path else name, name in required_here, out)
+
+
+def rows_for_schema(schema: dict[str, Any]) -> list[str]:
+    """Table rows (markdown) for every field of a structural schema."""
+    rows: list[str] = []
+    _rows(schema, "", False, rows)
+    return rows
 
 
 def render_api_reference() -> str:

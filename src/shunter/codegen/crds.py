@@ -49,21 +49,32 @@ def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return node
 
 
-def _strip_null(node: dict[str, Any]) -> dict[str, Any]:
-    """``anyOf: [X, {type: null}]`` becomes X; an optional field needs no nullable."""
+def _strip_null(node: dict[str, Any], lenient: bool = False) -> dict[str, Any]:
+    """``anyOf: [X, {type: null}]`` becomes X; an optional field needs no nullable.
+
+    ``lenient`` (documentation only) turns other unions into ``type: "a | b"``."""
     if "anyOf" not in node:
         return node
     options = [o for o in node["anyOf"] if o.get("type") != "null"]
+    if len(options) != 1 and lenient:
+        types = " \\| ".join(str(o.get("type", "object")) for o in options)
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        return {**rest, "type": types}
     if len(options) != 1:
         raise SchemaError(f"unions are not structural: {node['anyOf']!r}")
     rest = {k: v for k, v in node.items() if k != "anyOf"}
     return {**options[0], **rest}
 
 
-def structural_schema(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
-    """Rewrite one pydantic JSON Schema node (recursively) into a structural schema node."""
-    node = _strip_null(_resolve(node, defs))
-    node = _strip_null(_resolve(node, defs))
+def structural_schema(
+    node: dict[str, Any], defs: dict[str, Any], *, lenient: bool = False
+) -> dict[str, Any]:
+    """Rewrite one pydantic JSON Schema node (recursively) into a structural schema node.
+
+    ``lenient`` is for documentation: unions and untyped nodes are described, not refused.
+    """
+    node = _strip_null(_resolve(node, defs), lenient)
+    node = _strip_null(_resolve(node, defs), lenient)
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in _DROP_KEYS or key == "$defs":
@@ -72,16 +83,16 @@ def structural_schema(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, A
             continue
         if key == "additionalProperties":
             if isinstance(value, dict):
-                out[key] = structural_schema(value, defs)
+                out[key] = structural_schema(value, defs, lenient=lenient)
             continue  # `false` is implied: the API server prunes unknown fields.
         if key == "const":
             out["enum"] = [value]
             continue
         if key == "properties":
-            out[key] = {k: structural_schema(v, defs) for k, v in value.items()}
+            out[key] = {k: structural_schema(v, defs, lenient=lenient) for k, v in value.items()}
             continue
         if key == "items":
-            out[key] = structural_schema(value, defs)
+            out[key] = structural_schema(value, defs, lenient=lenient)
             continue
         out[key] = value.replace("``", "`") if key == "description" else value
     if "enum" in out and "type" not in out:
@@ -90,6 +101,8 @@ def structural_schema(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, A
     if rules:
         items = out.setdefault("items", {})
         items["x-kubernetes-validations"] = [*items.get("x-kubernetes-validations", []), *rules]
+    if lenient and "type" not in out:
+        out["type"] = "any"
     if (
         "type" not in out
         and not out.get("x-kubernetes-preserve-unknown-fields")
