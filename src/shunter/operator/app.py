@@ -25,6 +25,7 @@ from shunter.controllers.warehouse import WarehouseReconciler
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
 from shunter.kube.client import KubeClient
 from shunter.operator.events import KubeEventSink
+from shunter.operator.probes import ProbeServer
 from shunter.operator.resources import KubeResourceFetcher
 from shunter.operator.workqueue import Reconciled, WorkQueue
 from shunter.promotion.engine import Engine, RequeuePolicy
@@ -208,12 +209,20 @@ class Operator:
         self.register(registry)
         for queue in self.queues:
             queue.start()
+        ready = ready_flag or asyncio.Event()
+        probes: ProbeServer | None = None
+        if self.config.probes_address:
+            probes = ProbeServer(
+                self.config.probes_address,
+                live=lambda: all(q.alive for q in self.queues),
+                ready=ready.is_set,
+            )
+            await probes.start()
         poller = (
             asyncio.create_task(self._poll_projects(), name="project-poller")
             if self.config.namespaces
             else None
         )
-        probes = self.config.probes_address
         try:
             await kopf.operator(
                 registry=registry,
@@ -221,11 +230,12 @@ class Operator:
                 clusterwide=not self.config.namespaces,
                 namespaces=list(self.config.namespaces),
                 standalone=True,
-                liveness_endpoint=f"http://{probes}/healthz" if probes else None,
                 stop_flag=stop_flag,
-                ready_flag=ready_flag,
+                ready_flag=ready,
             )
         finally:
+            if probes is not None:
+                await probes.stop()
             if poller is not None:
                 poller.cancel()
             for queue in self.queues:

@@ -100,6 +100,11 @@ class WorkQueue(Generic[K]):
         self._tasks.clear()
 
     @property
+    def alive(self) -> bool:
+        """Every worker (and the timer) is running."""
+        return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
+    @property
     def idle(self) -> bool:
         """Nothing queued or running (delayed keys do not count)."""
         return not self._queued and not self._active
