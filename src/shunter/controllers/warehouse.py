@@ -37,7 +37,7 @@ from shunter.kube.client import ConflictError, KubeClient, NotFoundError
 from shunter.registries.discovery import CredentialsLookup, RepositoryCredentials, discover
 from shunter.registries.errors import DiscoveryError
 
-__all__ = ["WarehouseReconciler", "build_freight"]
+__all__ = ["WarehouseReconciler", "build_freight", "criteria_met"]
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,24 @@ def build_freight(
         if items:
             body[key] = items
     return body
+
+
+def criteria_met(expression: str | None, freight: dict[str, Any]) -> tuple[bool, str]:
+    """Whether ``freightCreationCriteria.expression`` accepts the Freight, and why not.
+
+    The expression is raw expr-lang (no ``${{ }}``) with ``imageFrom``, ``commitFrom`` and
+    ``chartFrom`` answering from the candidate Freight; it must yield a bool.
+    """
+    if not expression or not expression.strip():
+        return True, ""
+    env = build_environment({}, FunctionContext(freight=[freight]))
+    try:
+        result = evaluate(expression.strip(), env)
+    except ExpressionError as exc:
+        return False, f"freightCreationCriteria: {exc}"
+    if not isinstance(result, bool):
+        return False, f"freightCreationCriteria must be a bool expression, got {result!r}"
+    return result, "" if result else "freightCreationCriteria evaluated to false"
 
 
 class WarehouseReconciler:
@@ -248,21 +266,6 @@ class WarehouseReconciler:
 
         return lookup
 
-    def _criteria_met(self, warehouse: Warehouse, freight: dict[str, Any]) -> tuple[bool, str]:
-        criteria = warehouse.spec.freight_creation_criteria
-        expression = criteria.expression if criteria else None
-        if not expression or not expression.strip():
-            return True, ""
-        context = FunctionContext(freight=[freight])
-        env = build_environment({}, context)
-        try:
-            result = evaluate(expression.strip(), env)
-        except ExpressionError as exc:
-            return False, f"freightCreationCriteria: {exc}"
-        if not isinstance(result, bool):
-            return False, f"freightCreationCriteria must be a bool expression, got {result!r}"
-        return result, "" if result else "freightCreationCriteria evaluated to false"
-
     async def _create_freight(
         self,
         warehouse: Warehouse,
@@ -272,7 +275,8 @@ class WarehouseReconciler:
     ) -> WarehouseStatus:
         namespace = warehouse.metadata.namespace or ""
         gen = warehouse.metadata.generation
-        ok, why = self._criteria_met(warehouse, freight)
+        criteria = warehouse.spec.freight_creation_criteria
+        ok, why = criteria_met(criteria.expression if criteria else None, freight)
         status.conditions = set_condition(
             status.conditions,
             "FreightCreationCriteriaSatisfied",
