@@ -39,6 +39,8 @@ class OperatorConfig:
     git_author_email: str = "no-reply@kargo.io"
     #: Floor of every Warehouse's discovery interval (Kargo: MIN_WAREHOUSE_RECONCILIATION_INTERVAL).
     min_warehouse_interval_seconds: float = 0.0
+    #: How often every object is listed and queued again, under the watches (seconds).
+    resync_seconds: float = 60.0
     #: Periodic resync of Stages (seconds).
     stage_resync_seconds: float = 300.0
     #: Liveness/readiness HTTP endpoint, ``host:port`` (empty: none).
@@ -72,6 +74,7 @@ class OperatorConfig:
                     "SHUNTER_MIN_WAREHOUSE_INTERVAL_SECONDS", base.min_warehouse_interval_seconds
                 )
             ),
+            resync_seconds=float(env.get("SHUNTER_RESYNC_SECONDS", base.resync_seconds)),
             stage_resync_seconds=float(
                 env.get("SHUNTER_STAGE_RESYNC_SECONDS", base.stage_resync_seconds)
             ),

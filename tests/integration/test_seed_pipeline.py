@@ -210,9 +210,50 @@ def _phase(seed: Seed, name: str) -> str | None:
     return phase if phase in ("Succeeded", "Failed", "Errored", "Aborted") else None
 
 
+def _by_alias(seed: Seed, alias: str) -> dict[str, Any] | None:
+    for f in seed.get("freight")["items"]:
+        if f.get("alias") == alias and f["metadata"]["name"] != "hand-made-old":
+            return dict(f)
+    return None
+
+
+def test_freight_made_by_hand_gets_its_freight_id_as_name(seed: Seed) -> None:
+    seed.kube.apply(
+        json.dumps(
+            {
+                "apiVersion": "kargo.akuity.io/v1alpha1",
+                "kind": "Freight",
+                "metadata": {"name": "made-by-hand", "namespace": NS},
+                "discoveredAt": "2020-01-01T00:00:00Z",
+                "origin": {"kind": "Warehouse", "name": "example-container"},
+                "images": [
+                    {
+                        "repoURL": f"{seed.registry.host}/{SEED_IMAGE_PATH}",
+                        "tag": "2026-09-01_0000-abcdef0",
+                        "digest": "sha256:" + "cd" * 32,
+                    }
+                ],
+            }
+        ),
+        server_side=False,
+    )
+
+    def renamed() -> dict[str, Any] | None:
+        items = seed.get("freight")["items"]
+        names = {f["metadata"]["name"] for f in items}
+        for f in items:
+            tags = {i.get("tag") for i in f.get("images", [])}
+            if "2026-09-01_0000-abcdef0" in tags and "made-by-hand" not in names and f.get("alias"):
+                return dict(f)
+        return None
+
+    freight = wait_for(renamed, what="the hand-made Freight renamed", details=seed.diagnostics)
+    assert len(freight["metadata"]["name"]) == 40
+    assert freight["metadata"]["labels"]["kargo.akuity.io/alias"] == freight["alias"]
+
+
 def test_prod_refuses_freight_not_verified_in_preprod(seed: Seed) -> None:
     # Freight made by hand, older than what preprod holds: never auto-promoted to preprod.
-    digest = seed.registry.get_manifest(SEED_IMAGE_PATH, "2026-11-01_0900-1111111").digest
     seed.kube.apply(
         json.dumps(
             {
@@ -225,15 +266,16 @@ def test_prod_refuses_freight_not_verified_in_preprod(seed: Seed) -> None:
                 "images": [
                     {
                         "repoURL": f"{seed.registry.host}/{SEED_IMAGE_PATH}",
-                        "tag": "2026-11-01_0900-1111111",
-                        "digest": digest,
+                        "tag": "2020-01-01_0000-0000001",
+                        "digest": "sha256:" + "ee" * 32,
                     }
                 ],
             }
         ),
         server_side=False,
     )
-    _create_promotion(seed, "prod-unverified", "prod", "hand-made-old")
+    freight = wait_for(lambda: _by_alias(seed, "hand-made"), what="the renamed Freight")
+    _create_promotion(seed, "prod-unverified", "prod", freight["metadata"]["name"])
     phase = wait_for(lambda: _phase(seed, "prod-unverified"), what="a terminal phase")
     promo = seed.get("promotion", "prod-unverified")
     assert phase == "Errored"

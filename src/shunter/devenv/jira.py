@@ -13,7 +13,8 @@ and status codes Jira Cloud and Jira Data Center use:
   ``status`` and ``issuetype``: ``GET /rest/api/2/search/jql`` on the ``cloud`` flavour
   (``GET /rest/api/2/search`` answers 410 Gone there, as Jira Cloud does since 2025) and
   ``GET /rest/api/2/search`` on the ``datacenter`` flavour (where ``/search/jql`` is a 404);
-* ``GET /status`` (no authentication) answering ``{"state": "RUNNING"}``.
+* ``GET /rest/api/2/myself`` (the authenticated user) and ``GET /status`` (no
+  authentication) answering ``{"state": "RUNNING"}``.
 
 Authentication: Basic ``<user>:<api token>`` (Jira Cloud) for the ``users`` map and Bearer
 personal access tokens (Jira Data Center) for the ``tokens`` map; anything else is a 401 with

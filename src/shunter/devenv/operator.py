@@ -49,6 +49,7 @@ class OperatorProcess:
             "KUBECONFIG": str(self.kubeconfig),
             "SHUNTER_WORK_DIR": str(self.work_dir),
             "SHUNTER_LOG_LEVEL": "DEBUG",
+            "SHUNTER_RESYNC_SECONDS": "3",
             "PYTHONUNBUFFERED": "1",
             **self._env,
         }

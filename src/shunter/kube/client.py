@@ -389,3 +389,68 @@ class KubeClient:
             _preload_content=False,
         )
         return _json(response)
+
+    # -- CustomResourceDefinitions (apiextensions.k8s.io/v1) -------------------------------
+
+    async def get_crd(self, name: str) -> JSON:
+        """One CustomResourceDefinition, e.g. ``analysisruns.argoproj.io`` (raises
+        :class:`NotFoundError`)."""
+        api = k8s.ApiextensionsV1Api(self._api)
+        response = await self._call(
+            f"get customresourcedefinition {name}",
+            api.read_custom_resource_definition,
+            name,
+            _preload_content=False,
+        )
+        return _json(response)
+
+    async def create_crd(self, body: Mapping[str, Any]) -> JSON:
+        """Create a CustomResourceDefinition (raises :class:`ConflictError` when it exists)."""
+        api = k8s.ApiextensionsV1Api(self._api)
+        name = body.get("metadata", {}).get("name", "")
+        response = await self._call(
+            f"create customresourcedefinition {name}",
+            api.create_custom_resource_definition,
+            dict(body),
+            _preload_content=False,
+        )
+        return _json(response)
+
+    async def delete_custom(
+        self,
+        namespace: str,
+        plural: str,
+        name: str,
+        *,
+        group: str = KARGO_GROUP,
+        version: str = KARGO_VERSION,
+    ) -> None:
+        """Delete a custom object (a missing object is not an error)."""
+        try:
+            await self._call(
+                f"delete {plural}.{group} {namespace}/{name}",
+                self._custom.delete_namespaced_custom_object,
+                group,
+                version,
+                namespace,
+                plural,
+                name,
+                _preload_content=False,
+            )
+        except NotFoundError:
+            return
+
+    async def list_custom_all_namespaces(
+        self, plural: str, *, group: str = KARGO_GROUP, version: str = KARGO_VERSION
+    ) -> list[JSON]:
+        """Custom objects of one namespaced kind in every namespace."""
+        response = await self._call(
+            f"list {plural}.{group} in all namespaces",
+            self._custom.list_cluster_custom_object,
+            group,
+            version,
+            plural,
+            _preload_content=False,
+        )
+        items = _json(response).get("items") or []
+        return [item for item in items if isinstance(item, dict)]

@@ -18,12 +18,13 @@ from typing import Any
 import kopf
 
 from shunter.config import OperatorConfig
+from shunter.controllers.freight import FreightReconciler
 from shunter.controllers.project import ProjectReconciler
 from shunter.controllers.promotion import PromotionReconciler
 from shunter.controllers.stage import StageReconciler
 from shunter.controllers.warehouse import WarehouseReconciler
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
-from shunter.kube.client import KubeClient
+from shunter.kube.client import KubeClient, KubeError
 from shunter.operator.events import KubeEventSink
 from shunter.operator.probes import ProbeServer
 from shunter.operator.resources import KubeResourceFetcher
@@ -74,6 +75,7 @@ class Operator:
             credentials=credentials,
             git_author=GitAuthor(name=config.git_author_name, email=config.git_author_email),
             argocd_namespace=config.argocd_namespace,
+            extras={"kube": kube},
         )
         engine = Engine(
             capabilities=capabilities,
@@ -89,6 +91,7 @@ class Operator:
             kube, enqueue, events, resync_seconds=config.stage_resync_seconds
         )
         self.promotions = PromotionReconciler(kube, engine, enqueue, events)
+        self.freights = FreightReconciler(kube, events)
         self.warehouses = WarehouseReconciler(
             kube,
             credentials,
@@ -106,8 +109,12 @@ class Operator:
         self.warehouse_queue: WorkQueue[ObjectKey] = WorkQueue(
             "warehouses", self._warehouse, workers=workers
         )
+        self.freight_queue: WorkQueue[ObjectKey] = WorkQueue(
+            "freights", self._freight, workers=workers
+        )
         self.queues: list[WorkQueue[Any]] = [
             self.project_queue,
+            self.freight_queue,
             self.warehouse_queue,
             self.stage_queue,
             self.promotion_queue,
@@ -120,6 +127,10 @@ class Operator:
 
     async def _warehouse(self, key: ObjectKey) -> Reconciled:
         return Reconciled(await self.warehouses.reconcile(*key))
+
+    async def _freight(self, key: ObjectKey) -> Reconciled:
+        await self.freights.reconcile(*key)
+        return Reconciled()
 
     async def _stage(self, key: ObjectKey) -> Reconciled:
         outcome = await self.stages.reconcile(*key)
@@ -174,6 +185,8 @@ class Operator:
 
         @on.event(GROUP, VERSION, "freights", registry=registry)
         def freight_event(**kwargs: Any) -> None:
+            if kwargs["type"] != "DELETED":
+                self.freight_queue.add((kwargs["namespace"], kwargs["name"]))
             enqueue.stages(kwargs["namespace"])
 
     async def _poll_projects(self) -> None:
@@ -183,6 +196,39 @@ class Operator:
             for name in self.config.namespaces:
                 self.project_queue.add(name)
             await asyncio.sleep(PROJECT_POLL_SECONDS)
+
+    async def _resync(self) -> None:
+        """Now and then, list every object and queue it: a safety net under the watches
+        (a watch that starts late or misses an event never leaves work undone)."""
+        queues = {
+            "warehouses": self.warehouse_queue,
+            "freights": self.freight_queue,
+            "stages": self.stage_queue,
+            "promotions": self.promotion_queue,
+        }
+        while True:
+            await asyncio.sleep(self.config.resync_seconds)
+            try:
+                for plural, queue in queues.items():
+                    if self.config.namespaces:
+                        items = [
+                            obj
+                            for ns in self.config.namespaces
+                            for obj in await self.kube.list_custom(ns, plural)
+                        ]
+                    else:
+                        items = await self.kube.list_custom_all_namespaces(plural)
+                    for obj in items:
+                        meta = obj.get("metadata", {})
+                        key = (meta.get("namespace", ""), meta.get("name", ""))
+                        if plural == "stages":
+                            self.stage_index[key[0]].add(key[1])
+                        queue.add(key)
+                if not self.config.namespaces:
+                    for obj in await self.kube.list_cluster_custom("projects"):
+                        self.project_queue.add(obj.get("metadata", {}).get("name", ""))
+            except KubeError as exc:
+                log.warning("resync failed: %s", exc)
 
     def settings(self) -> kopf.OperatorSettings:
         """kopf settings: our own annotation prefix, no kopf-posted Events."""
@@ -218,11 +264,9 @@ class Operator:
                 ready=ready.is_set,
             )
             await probes.start()
-        poller = (
-            asyncio.create_task(self._poll_projects(), name="project-poller")
-            if self.config.namespaces
-            else None
-        )
+        background = [asyncio.create_task(self._resync(), name="resync")]
+        if self.config.namespaces:
+            background.append(asyncio.create_task(self._poll_projects(), name="project-poller"))
         try:
             await kopf.operator(
                 registry=registry,
@@ -236,8 +280,8 @@ class Operator:
         finally:
             if probes is not None:
                 await probes.stop()
-            if poller is not None:
-                poller.cancel()
+            for task in background:
+                task.cancel()
             for queue in self.queues:
                 await queue.stop()
             self.kube.close()

@@ -22,6 +22,7 @@ BUILTIN_STEP_MODULES: tuple[str, ...] = (
     "git_commit",
     "git_push",
     "http",
+    "jira",
     "json_update",
     "kustomize_set_image",
     "yaml_update",

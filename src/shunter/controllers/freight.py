@@ -1,0 +1,117 @@
+"""The Freight controller: Freight created by hand gets Kargo's name and an alias.
+
+Kargo's admission webhook renames every new Freight to its Freight ID and gives it an
+``<adjective>-<animal>`` alias. shunter has no admission webhook; instead this controller:
+
+* gives Freight without an alias a unique one, mirrored in the ``kargo.akuity.io/alias``
+  label (and keeps the label in step with an alias set by hand);
+* replaces Freight whose name is not its Freight ID with an identical Freight under the right
+  name (alias, labels and annotations kept) and deletes the hand-named one, recording a
+  ``FreightRenamed`` Event. If Freight with that ID already exists, the hand-made duplicate is
+  deleted. Freight that is already in use by a Stage is never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from shunter.api.v1alpha1 import Freight
+from shunter.api.v1alpha1 import labels as lbl
+from shunter.controllers.wiring import EventSink
+from shunter.freight import freight_id_of, generate_alias
+from shunter.kube.client import ConflictError, KubeClient, NotFoundError
+
+__all__ = ["FreightReconciler"]
+
+log = logging.getLogger(__name__)
+_ARTIFACT_KEYS = ("origin", "commits", "images", "charts", "artifacts", "discoveredAt", "alias")
+
+
+class FreightReconciler:
+    """Reconciles one Freight."""
+
+    def __init__(self, kube: KubeClient, events: EventSink) -> None:
+        self._kube = kube
+        self._events = events
+
+    async def reconcile(self, namespace: str, name: str) -> None:
+        """One pass over a Freight."""
+        try:
+            raw = await self._kube.get_custom(namespace, "freights", name)
+        except NotFoundError:
+            return
+        freight = Freight.model_validate(raw)
+        if freight.metadata.deletion_timestamp:
+            return
+        expected = freight_id_of(raw)
+        in_use = bool(
+            freight.status and (freight.status.currently_in or freight.status.verified_in)
+        )
+        if expected != name and not in_use:
+            await self._rename(raw, expected)
+            return
+        await self._ensure_alias(raw, freight)
+
+    async def _taken(self, namespace: str, alias: str, except_name: str) -> bool:
+        found = await self._kube.list_custom(
+            namespace, "freights", label_selector=f"{lbl.ALIAS}={alias}"
+        )
+        return any(f["metadata"]["name"] != except_name for f in found)
+
+    async def _ensure_alias(self, raw: dict[str, Any], freight: Freight) -> None:
+        namespace = freight.metadata.namespace or ""
+        name = freight.metadata.name or ""
+        labels = freight.metadata.labels or {}
+        alias = freight.alias
+        if not alias:
+
+            async def taken(candidate: str) -> bool:
+                return await self._taken(namespace, candidate, name)
+
+            alias = await generate_alias(taken)
+            await self._kube.patch_custom(
+                namespace,
+                "freights",
+                name,
+                {"alias": alias, "metadata": {"labels": {lbl.ALIAS: alias}}},
+            )
+            log.info("Freight %s/%s: alias %s", namespace, name, alias)
+        elif labels.get(lbl.ALIAS) != alias:
+            await self._kube.patch_custom(
+                namespace, "freights", name, {"metadata": {"labels": {lbl.ALIAS: alias}}}
+            )
+
+    async def _rename(self, raw: dict[str, Any], expected: str) -> None:
+        meta = raw["metadata"]
+        namespace, name = meta["namespace"], meta["name"]
+        body: dict[str, Any] = {
+            "apiVersion": raw["apiVersion"],
+            "kind": "Freight",
+            "metadata": {
+                "name": expected,
+                "namespace": namespace,
+                "labels": dict(meta.get("labels") or {}),
+                "annotations": {
+                    k: v
+                    for k, v in (meta.get("annotations") or {}).items()
+                    if k != "kubectl.kubernetes.io/last-applied-configuration"
+                },
+            },
+        }
+        body.update({k: raw[k] for k in _ARTIFACT_KEYS if k in raw})
+        try:
+            await self._kube.create_custom(namespace, "freights", body)
+            message = f"Freight {name!r} renamed to its Freight ID {expected}"
+        except ConflictError:
+            message = f"Freight {name!r} duplicates Freight {expected}; the duplicate was removed"
+        await self._kube.delete_custom(namespace, "freights", name)
+        log.info("%s/%s: %s", namespace, name, message)
+        await self._events.emit(
+            namespace=namespace,
+            kind="Freight",
+            name=expected,
+            uid=None,
+            reason="FreightRenamed",
+            message=message,
+        )
