@@ -35,8 +35,8 @@ fmt: venv ## Format the code and apply safe lint fixes
 
 .PHONY: lint
 lint: venv ## ruff, ruff format --check, mypy (strict on src/), import-linter contracts
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy src
 	$(BIN)/lint-imports
 
