@@ -45,6 +45,7 @@ crds: venv ## Regenerate crds/ and the generated docs (API and step reference)
 	$(BIN)/python -m shunter.codegen.crds crds
 	$(BIN)/python -m shunter.codegen.apidocs docs/reference/api.md
 	$(BIN)/python -m shunter.codegen.stepdocs docs/reference/steps.md
+	tools/sync-chart-crds.sh
 
 .PHONY: test
 test: lint binaries ## Lint, then every test: unit, devenv servers, integration (real API server)

@@ -1,6 +1,8 @@
-"""The ``shunter`` command: ``shunter run`` starts the operator.
+"""The shunter command: `shunter run` starts the operator; `get`, `promote`, `approve`,
+`refresh` and `abort` work with the objects of a project.
 
-Exit codes: 0 on a clean stop, 1 on a fatal error (with the reason on stderr), 2 on bad usage.
+Exit codes: 0 on success or a clean stop, 1 on a failure (with the reason and what to do next
+on stderr), 2 on bad usage.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shunter import __version__
+from shunter.cli_commands import CliError, add_commands, run_command
 from shunter.config import OperatorConfig
 
 __all__ = ["main"]
@@ -68,7 +71,7 @@ def _run(args: argparse.Namespace) -> int:
         overrides["allow_credentials_over_http"] = True
     config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
     _configure_logging(config)
-    if args.kubeconfig:
+    if getattr(args, "kubeconfig", None):
         os.environ["KUBECONFIG"] = args.kubeconfig
     try:
         kube = (
@@ -93,11 +96,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shunter", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="shunter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"shunter {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
+    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
     run = sub.add_parser("run", help="run the operator")
-    run.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, else in-cluster)")
+    run.add_argument(
+        "--kubeconfig",
+        default=argparse.SUPPRESS,
+        help="kubeconfig file (default: $KUBECONFIG, else in-cluster)",
+    )
     run.add_argument("--namespace", action="append", help="watch only this namespace (repeatable)")
     run.add_argument("--work-dir", help="root of the promotions' working directories")
     run.add_argument("--log-format", choices=["text", "json"])
@@ -109,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         help="send repository credentials to plain http:// servers (test setups only)",
     )
     run.set_defaults(func=_run)
+    add_commands(sub)
     return parser
 
 
@@ -116,9 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shunter`` console script."""
     args = _parser().parse_args(argv)
     try:
+        if hasattr(args, "command"):
+            return run_command(args.command, args)
         return int(args.func(args))
     except KeyboardInterrupt:
         return 0
+    except CliError as exc:
+        print(f"shunter: {exc}", file=sys.stderr)
+        return exc.exit_code
     except ValueError as exc:
         print(f"shunter: {exc}", file=sys.stderr)
         return 2

@@ -70,6 +70,11 @@ class PromotionReconciler:
             return PromotionOutcome()
         promotion = Promotion.model_validate(raw)
         status = promotion.status or PromotionStatus()
+        refresh = (promotion.metadata.annotations or {}).get(ann.REFRESH)
+        if refresh and refresh != status.last_handled_refresh:
+            # Echo the refresh request (the CLI's --wait looks for it); a reconcile is under way.
+            status = status.model_copy(update={"last_handled_refresh": refresh})
+            await self._save(promotion, status)
         if status.phase is not None and status.phase.is_terminal:
             return PromotionOutcome()
 
