@@ -43,6 +43,7 @@ lint: venv ## ruff, ruff format --check, mypy (strict on src/), import-linter co
 .PHONY: crds
 crds: venv ## Regenerate crds/ and the generated docs (API and step reference)
 	$(BIN)/python -m shunter.codegen.crds crds
+	$(BIN)/python -m shunter.codegen.rollouts_crds crds/rollouts
 	$(BIN)/python -m shunter.codegen.apidocs docs/reference/api.md
 	$(BIN)/python -m shunter.codegen.stepdocs docs/reference/steps.md
 	tools/sync-chart-crds.sh

@@ -12,6 +12,8 @@ __all__ = ["BUILTIN_STEP_MODULES", "load_builtin_steps"]
 
 #: The explicit list of built-in step modules (reviewable; no directory scanning).
 BUILTIN_STEP_MODULES: tuple[str, ...] = (
+    "argocd_update",
+    "argocd_wait",
     "compose_output",
     "copy",
     "delete",
