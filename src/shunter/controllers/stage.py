@@ -25,6 +25,7 @@ verified in it at once.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from shunter.api.v1alpha1 import Freight, Promotion, PromotionPhase, Stage, to_w
 from shunter.api.v1alpha1 import annotations as ann
 from shunter.api.v1alpha1._base import ConditionStatus
 from shunter.api.v1alpha1.common import (
+    AnalysisRunReference,
     FreightCollection,
     FreightOrigin,
     FreightReference,
@@ -49,6 +51,7 @@ from shunter.api.v1alpha1.stage import (
     PromotionReference,
     StageStatus,
 )
+from shunter.argocd.health import check_argocd_health, worst
 from shunter.controllers.availability import (
     auto_promotion_candidate,
     freight_availability,
@@ -59,7 +62,10 @@ from shunter.controllers.conditions import get_condition, remove_condition, set_
 from shunter.controllers.lookups import list_freight, stage_auto_promotion_enabled
 from shunter.controllers.naming import promotion_name
 from shunter.controllers.wiring import Enqueue, EventSink
-from shunter.kube.client import ConflictError, KubeClient, NotFoundError
+from shunter.expressions import ExpressionError, evaluate_template_string, render_template_string
+from shunter.expressions.functions import FunctionContext, build_environment
+from shunter.kube.client import ConflictError, KubeClient, KubeError, NotFoundError
+from shunter.verification import abort_analysis_run, analysis_run_status, start_verification
 
 __all__ = ["CONTROLLER_ACTOR", "StageOutcome", "StageReconciler", "sort_promotions"]
 
@@ -67,6 +73,8 @@ log = logging.getLogger(__name__)
 
 #: ``kargo.akuity.io/create-actor`` of Promotions the Stage controller creates.
 CONTROLLER_ACTOR = "controller:shunter"
+#: Verifications kept per FreightCollection (Kargo's cap).
+MAX_VERIFICATIONS = 10
 _TERMINAL_VERIFICATION = {
     VerificationPhase.SUCCESSFUL,
     VerificationPhase.FAILED,
@@ -123,11 +131,16 @@ class StageReconciler:
         events: EventSink,
         *,
         resync_seconds: float = 300.0,
+        argocd_namespace: str = "argocd",
+        analysis_enabled: bool = True,
     ) -> None:
         self._kube = kube
         self._enqueue = enqueue
         self._events = events
         self._resync = resync_seconds
+        self._argocd_namespace = argocd_namespace
+        #: Whether AnalysisRuns can be created (the analysis CRDs exist).
+        self.analysis_enabled = analysis_enabled
 
     async def reconcile(self, namespace: str, name: str) -> StageOutcome:
         """One pass over a Stage."""
@@ -163,8 +176,8 @@ class StageReconciler:
         else:
             status = self._sync_promotions(stage, status, promotions, now)
             await self._sync_freight(stage, status, freights, now)
-            status = self._assess_health(stage, status, promotions, now)
-            status = self._verify(stage, status, now)
+            status = await self._assess_health(stage, status, promotions, now)
+            status = await self._verify(stage, status, freights, now)
             await self._mark_verified(stage, status, freights, now)
             status = await self._auto_promote(stage, status, promotions, freights, now)
             status = self._summarize(stage, status, promotions, now)
@@ -172,6 +185,8 @@ class StageReconciler:
                 status.current_promotion is None
             ):
                 requeue = 1.0
+            elif self._settling(status):
+                requeue = 2.0
 
         status = status.model_copy(
             update={
@@ -319,6 +334,19 @@ class StageReconciler:
         status.auto_promotion_holds = holds or None
         return status
 
+    def _settling(self, status: StageStatus) -> bool:
+        """Health or verification is still moving: look again soon."""
+        current = self._current(status)
+        if current is None or status.current_promotion is not None:
+            return False
+        if status.health is not None and status.health.status in (
+            HealthState.PROGRESSING,
+            HealthState.UNKNOWN,
+        ):
+            return True
+        history = current.verification_history or []
+        return bool(history) and history[0].phase not in _TERMINAL_VERIFICATION
+
     @staticmethod
     def _current(status: StageStatus) -> FreightCollection | None:
         return status.freight_history[0] if status.freight_history else None
@@ -368,7 +396,7 @@ class StageReconciler:
 
     # -- 3. health -------------------------------------------------------------------------
 
-    def _assess_health(
+    async def _assess_health(
         self, stage: Stage, status: StageStatus, promotions: list[Promotion], now: datetime
     ) -> StageStatus:
         gen = stage.metadata.generation
@@ -423,52 +451,56 @@ class StageReconciler:
                 now=now,
             )
             return status
-        unknown = sorted({c.uses for c in checks})
-        status.health = Health(
-            status=HealthState.UNKNOWN,
-            issues=[f"no health checker for {u!r} in this version" for u in unknown],
-        )
+        states: list[HealthState] = []
+        issues: list[str] = []
+        outputs: list[Any] = []
+        for check in checks:
+            if check.uses == "argocd-update":
+                result = await check_argocd_health(
+                    self._kube, check.config or {}, default_namespace=self._argocd_namespace
+                )
+                states.append(HealthState(result.status))
+                issues.extend(result.issues)
+                if result.output:
+                    outputs.append(result.output)
+            else:
+                states.append(HealthState.UNKNOWN)
+                issues.append(f"no health checker for {check.uses!r} in this version")
+        state = worst(*states)
+        output: Any = outputs[0] if len(outputs) == 1 else (outputs or None)
+        status.health = Health(status=state, issues=issues or None, output=output)
+        if state == HealthState.HEALTHY:
+            cond: tuple[ConditionStatus | bool, str, str] = (True, "Healthy", "Stage is healthy")
+        elif state == HealthState.UNHEALTHY:
+            cond = (False, "Unhealthy", "; ".join(issues) or "Stage is unhealthy")
+        else:
+            cond = (ConditionStatus.UNKNOWN, state.value, "; ".join(issues) or state.value)
         status.conditions = set_condition(
-            status.conditions,
-            "Healthy",
-            ConditionStatus.UNKNOWN,
-            "HealthCheckUnsupported",
-            f"no health checker for {', '.join(unknown)}",
-            generation=gen,
-            now=now,
+            status.conditions, "Healthy", cond[0], cond[1], cond[2], generation=gen, now=now
         )
         return status
 
     # -- 4. verification -------------------------------------------------------------------
 
-    def _verify(self, stage: Stage, status: StageStatus, now: datetime) -> StageStatus:
+    async def _verify(
+        self, stage: Stage, status: StageStatus, freights: list[Freight], now: datetime
+    ) -> StageStatus:
         current = self._current(status)
         gen = stage.metadata.generation
         if current is None or status.current_promotion is not None:
             return status
         if status.health is None or status.health.status != HealthState.HEALTHY:
             return status
-        history = current.verification_history or []
-        if not history:
-            if stage.spec.verification and stage.spec.verification.analysis_templates:
-                info = VerificationInfo(
-                    id=str(uuid.uuid4()),
-                    start_time=now,
-                    finish_time=now,
-                    phase=VerificationPhase.ERROR,
-                    message="verification with AnalysisTemplates is not evaluated by this "
-                    "version of shunter; the Freight is not marked verified",
-                )
-            else:
-                info = VerificationInfo(
-                    id=str(uuid.uuid4()),
-                    start_time=now,
-                    finish_time=now,
-                    phase=VerificationPhase.SUCCESSFUL,
-                )
-            current.verification_history = [info]
-            history = current.verification_history
-        if any(v.phase == VerificationPhase.SUCCESSFUL for v in history):
+        history = list(current.verification_history or [])
+        annotations = stage.metadata.annotations or {}
+        latest = history[0] if history else None
+        if latest is not None and latest.phase not in _TERMINAL_VERIFICATION:
+            history[0] = await self._poll_verification(stage, latest, annotations, now)
+        elif latest is None or _request_id(annotations.get(ann.REVERIFY)) == latest.id:
+            history.insert(0, await self._start_verification(stage, status, current, freights, now))
+        current.verification_history = history[:MAX_VERIFICATIONS]
+        latest = current.verification_history[0]
+        if any(v.phase == VerificationPhase.SUCCESSFUL for v in current.verification_history):
             status.conditions = set_condition(
                 status.conditions,
                 "Verified",
@@ -478,19 +510,170 @@ class StageReconciler:
                 generation=gen,
                 now=now,
             )
-        else:
-            latest = history[0]
-            phase = latest.phase.value if latest.phase else "Unknown"
+        elif latest.phase in (VerificationPhase.PENDING, VerificationPhase.RUNNING, None):
             status.conditions = set_condition(
                 status.conditions,
                 "Verified",
-                False,
+                ConditionStatus.UNKNOWN,
+                "VerificationRunning",
+                latest.message or "Verification is running",
+                generation=gen,
+                now=now,
+            )
+        else:
+            phase = latest.phase.value
+            status.conditions = set_condition(
+                status.conditions,
+                "Verified",
+                ConditionStatus.UNKNOWN
+                if latest.phase == VerificationPhase.INCONCLUSIVE
+                else False,
                 f"Verification{phase}",
                 latest.message or f"Verification {phase.lower()}",
                 generation=gen,
                 now=now,
             )
         return status
+
+    async def _start_verification(
+        self,
+        stage: Stage,
+        status: StageStatus,
+        current: FreightCollection,
+        freights: list[Freight],
+        now: datetime,
+    ) -> VerificationInfo:
+        info = VerificationInfo(id=str(uuid.uuid4()), start_time=now)
+        verification = stage.spec.verification
+        if verification is None or not verification.analysis_templates:
+            return info.model_copy(
+                update={"phase": VerificationPhase.SUCCESSFUL, "finish_time": now}
+            )
+        if not self.analysis_enabled:
+            return info.model_copy(
+                update={
+                    "phase": VerificationPhase.ERROR,
+                    "finish_time": now,
+                    "message": "AnalysisRuns are not evaluated: Argo Rollouts' analysis CRDs "
+                    "are missing and could not be installed",
+                }
+            )
+        namespace = stage.metadata.namespace or ""
+        items = current.items or {}
+        try:
+            args = self._verification_args(stage, items)
+        except ExpressionError as exc:
+            return info.model_copy(
+                update={
+                    "phase": VerificationPhase.ERROR,
+                    "finish_time": now,
+                    "message": f"verification args: {exc}",
+                }
+            )
+        last = status.last_promotion
+        promotion = last.name if last is not None else None
+        present = {f.metadata.name for f in freights}
+        existing = [i.name or "" for i in items.values() if i.name in present]
+        name, error = await start_verification(
+            self._kube, stage, current.id, existing, promotion, args
+        )
+        if error is not None or name is None:
+            return info.model_copy(
+                update={
+                    "phase": VerificationPhase.ERROR,
+                    "finish_time": now,
+                    "message": error or "the AnalysisRun could not be created",
+                }
+            )
+        return info.model_copy(
+            update={
+                "phase": VerificationPhase.PENDING,
+                "analysis_run": AnalysisRunReference(namespace=namespace, name=name, phase=""),
+            }
+        )
+
+    def _verification_args(
+        self, stage: Stage, items: dict[str, FreightReference]
+    ) -> dict[str, str]:
+        verification = stage.spec.verification
+        if verification is None or not verification.args:
+            return {}
+        freight = [to_wire(i) for i in items.values()]
+        env_vars: dict[str, Any] = {}
+        context = FunctionContext(
+            freight=freight, freight_requests=[to_wire(r) for r in stage.spec.requested_freight]
+        )
+        ctx = {"project": stage.metadata.namespace or "", "stage": stage.metadata.name or ""}
+        for var in stage.spec.vars or []:
+            env = build_environment({"ctx": ctx, "vars": env_vars}, context)
+            env_vars[var.name] = evaluate_template_string(var.value or "", env)
+        env = build_environment({"ctx": ctx, "vars": env_vars}, context)
+        args: dict[str, str] = {}
+        for arg in verification.args:
+            if not arg.value:
+                continue
+            args[arg.name] = render_template_string(arg.value, env, require_string=True)
+        return args
+
+    async def _poll_verification(
+        self,
+        stage: Stage,
+        latest: VerificationInfo,
+        annotations: dict[str, str],
+        now: datetime,
+    ) -> VerificationInfo:
+        run = latest.analysis_run
+        if run is None:
+            return latest.model_copy(
+                update={
+                    "phase": VerificationPhase.ERROR,
+                    "finish_time": now,
+                    "message": "the verification has no AnalysisRun",
+                }
+            )
+        abort = _request(annotations.get(ann.ABORT))
+        if abort is not None and abort[0] == latest.id:
+            try:
+                await abort_analysis_run(self._kube, run.namespace, run.name)
+            except KubeError as exc:
+                log.warning("could not abort AnalysisRun %s/%s: %s", run.namespace, run.name, exc)
+            return latest.model_copy(
+                update={
+                    "phase": VerificationPhase.FAILED,
+                    "finish_time": now,
+                    "message": "Verification aborted by user",
+                    "actor": abort[1] or latest.actor,
+                }
+            )
+        try:
+            state = await analysis_run_status(self._kube, run.namespace, run.name)
+        except KubeError as exc:
+            log.warning("could not read AnalysisRun %s/%s: %s", run.namespace, run.name, exc)
+            return latest
+        update: dict[str, Any] = {
+            "phase": state.phase,
+            "message": state.message or None,
+            "analysis_run": AnalysisRunReference(
+                namespace=run.namespace, name=run.name, phase=state.run_phase
+            ),
+        }
+        if state.phase in _TERMINAL_VERIFICATION:
+            update["finish_time"] = now
+            await self._events.emit(
+                namespace=stage.metadata.namespace or "",
+                kind="Stage",
+                name=stage.metadata.name or "",
+                uid=stage.metadata.uid,
+                reason=f"FreightVerification{_event_suffix(state.phase)}",
+                message=f"Verification of Stage {stage.metadata.name!r}: {state.phase.value}"
+                + (f": {state.message}" if state.message else ""),
+                annotations={
+                    "event.kargo.akuity.io/stage-name": stage.metadata.name or "",
+                    "event.kargo.akuity.io/analysis-run-name": run.name,
+                },
+                warning=state.phase != VerificationPhase.SUCCESSFUL,
+            )
+        return latest.model_copy(update=update)
 
     # -- 5. verifiedIn ---------------------------------------------------------------------
 
@@ -737,6 +920,38 @@ class StageReconciler:
             )
         except NotFoundError:
             log.info("Freight %s vanished before its status was updated", freight.metadata.name)
+
+
+def _request(value: str | None) -> tuple[str, str | None] | None:
+    """An abort/reverify annotation: a verification ID, or JSON ``{id, actor, ...}``."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            actor = data.get("actor")
+            return data["id"], actor if isinstance(actor, str) else None
+        return None
+    return text, None
+
+
+def _request_id(value: str | None) -> str | None:
+    request = _request(value)
+    return request[0] if request else None
+
+
+def _event_suffix(phase: VerificationPhase) -> str:
+    return {
+        VerificationPhase.SUCCESSFUL: "Succeeded",
+        VerificationPhase.FAILED: "Failed",
+        VerificationPhase.ERROR: "Errored",
+        VerificationPhase.ABORTED: "Aborted",
+        VerificationPhase.INCONCLUSIVE: "Inconclusive",
+    }.get(phase, "Unknown")
 
 
 def _ts(when: datetime) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 
 import kopf
 
+from shunter.api.v1alpha1 import annotations as ann
+from shunter.api.v1alpha1 import labels as lbl
 from shunter.config import OperatorConfig
 from shunter.controllers.freight import FreightReconciler
 from shunter.controllers.project import ProjectReconciler
@@ -33,11 +35,20 @@ from shunter.promotion.engine import Engine, RequeuePolicy
 from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import Capabilities, GitAuthor
 from shunter.steps import load_builtin_steps
+from shunter.verification import (
+    ANALYSIS_RUNS,
+    ROLLOUTS_GROUP,
+    ROLLOUTS_VERSION,
+    AnalysisRunReconciler,
+    ensure_rollouts_crds,
+)
 
 __all__ = ["Operator"]
 
 log = logging.getLogger(__name__)
 GROUP, VERSION = "kargo.akuity.io", "v1alpha1"
+STAGE_LABEL = lbl.STAGE
+STAGE_ANNOTATION = ann.STAGE
 ObjectKey = tuple[str, str]
 #: How often a namespace-restricted operator looks at its Projects.
 PROJECT_POLL_SECONDS = 2.0
@@ -88,8 +99,13 @@ class Operator:
         enqueue = _Enqueue(self)
         self.projects = ProjectReconciler(kube, enqueue)
         self.stages = StageReconciler(
-            kube, enqueue, events, resync_seconds=config.stage_resync_seconds
+            kube,
+            enqueue,
+            events,
+            resync_seconds=config.stage_resync_seconds,
+            argocd_namespace=config.argocd_namespace,
         )
+        self.analysis_runs = AnalysisRunReconciler(kube, enabled=False)
         self.promotions = PromotionReconciler(kube, engine, enqueue, events)
         self.freights = FreightReconciler(kube, events)
         self.warehouses = WarehouseReconciler(
@@ -112,8 +128,12 @@ class Operator:
         self.freight_queue: WorkQueue[ObjectKey] = WorkQueue(
             "freights", self._freight, workers=workers
         )
+        self.analysis_queue: WorkQueue[ObjectKey] = WorkQueue(
+            "analysisruns", self._analysis_run, workers=workers
+        )
         self.queues: list[WorkQueue[Any]] = [
             self.project_queue,
+            self.analysis_queue,
             self.freight_queue,
             self.warehouse_queue,
             self.stage_queue,
@@ -131,6 +151,9 @@ class Operator:
     async def _freight(self, key: ObjectKey) -> Reconciled:
         await self.freights.reconcile(*key)
         return Reconciled()
+
+    async def _analysis_run(self, key: ObjectKey) -> Reconciled:
+        return Reconciled(await self.analysis_runs.reconcile(*key))
 
     async def _stage(self, key: ObjectKey) -> Reconciled:
         outcome = await self.stages.reconcile(*key)
@@ -183,11 +206,42 @@ class Operator:
             if kwargs["type"] != "DELETED":
                 self.warehouse_queue.add((kwargs["namespace"], kwargs["name"]))
 
+        @on.event(
+            ROLLOUTS_GROUP,
+            ROLLOUTS_VERSION,
+            ANALYSIS_RUNS,
+            labels={STAGE_LABEL: kopf.PRESENT},
+            registry=registry,
+        )
+        def analysis_run_event(**kwargs: Any) -> None:
+            namespace = kwargs["namespace"]
+            if kwargs["type"] != "DELETED":
+                self.analysis_queue.add((namespace, kwargs["name"]))
+            meta = kwargs["body"].get("metadata", {})
+            stage = (meta.get("annotations") or {}).get(STAGE_ANNOTATION) or (
+                meta.get("labels") or {}
+            ).get(STAGE_LABEL)
+            if stage:
+                self.stage_queue.add((namespace, stage))
+
         @on.event(GROUP, VERSION, "freights", registry=registry)
         def freight_event(**kwargs: Any) -> None:
             if kwargs["type"] != "DELETED":
                 self.freight_queue.add((kwargs["namespace"], kwargs["name"]))
             enqueue.stages(kwargs["namespace"])
+
+    async def _prepare_analysis(self) -> None:
+        """Install Argo Rollouts' analysis CRDs if absent; evaluate AnalysisRuns ourselves only
+        when the CRDs are ours (a real Rollouts installation evaluates its own)."""
+        try:
+            crds = await ensure_rollouts_crds(self.kube)
+        except KubeError as exc:
+            log.warning("Argo Rollouts analysis CRDs unavailable: %s", exc)
+            self.stages.analysis_enabled = False
+            return
+        if crds.created:
+            log.info("installed Argo Rollouts analysis CRDs: %s", ", ".join(crds.created))
+        self.analysis_runs = AnalysisRunReconciler(self.kube, enabled=crds.shunter_evaluates)
 
     async def _poll_projects(self) -> None:
         """In namespace-restricted mode kopf does not watch cluster-scoped kinds: look at the
@@ -253,6 +307,7 @@ class Operator:
         """Run the queues and kopf until ``stop_flag`` is set (or the task is cancelled)."""
         registry = kopf.OperatorRegistry()
         self.register(registry)
+        await self._prepare_analysis()
         for queue in self.queues:
             queue.start()
         ready = ready_flag or asyncio.Event()
