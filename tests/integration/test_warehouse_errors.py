@@ -80,7 +80,12 @@ class Env:
             probe,
             what=f"Warehouse {name} Ready={status} {reason or ''}",
             details=lambda: (
-                json.dumps(self.warehouse(name).get("status")) + self.operator.log()[-3000:]
+                json.dumps(self.warehouse(name).get("status"))
+                + "\n".join(
+                    line
+                    for line in self.operator.log().splitlines()
+                    if f"/{name}" in line and "httpcore" not in line
+                )[-6000:]
             ),
         )
 

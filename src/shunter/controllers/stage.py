@@ -11,9 +11,10 @@ Each pass reads the Stage, its Promotions and the namespace's Freight, then:
 2. **Freight.** ``currentlyIn`` of the Freight in (and no longer in) the current collection.
 3. **Health.** From the health checks the last Promotion registered (none: Healthy).
 4. **Verification.** A healthy Stage with a new collection records a verification. With no
-   ``spec.verification`` it succeeds at once (Kargo's rule); AnalysisTemplate verification is
-   not evaluated by this version and is recorded as ``Error``, so unverified Freight never moves
-   on by mistake.
+   ``spec.verification`` it succeeds at once (Kargo's rule); with ``analysisTemplates`` an
+   AnalysisRun is created (:mod:`shunter.verification`) and its phase is followed on later
+   passes. Without the analysis CRDs the verification is recorded as ``Error``, so unverified
+   Freight never moves on by mistake. An unhealthy Stage starts no verification.
 5. **verifiedIn** on the collection's Freight once verified, waking downstream Stages.
 6. **Auto-promotion** of the newest available Freight per origin where the project's policy
    allows it, unless a hold (a manual promotion of other Freight) is in force, or that Freight's

@@ -175,6 +175,10 @@ class WarehouseReconciler:
             return max(1.0, (last + timedelta(seconds=interval) - now).total_seconds())
 
         gen = warehouse.metadata.generation
+        log.debug(
+            "Warehouse %s/%s: discovering (due=%s refresh=%s changed=%s failing=%s)",
+            namespace, name, due, refresh_requested, changed, failing,
+        )  # fmt: skip
         status.observed_generation = gen
         if refresh:
             status.last_handled_refresh = refresh
@@ -183,11 +187,16 @@ class WarehouseReconciler:
                 warehouse.spec,
                 self._lookup(namespace),
                 previous=old.discovered_artifacts,
-                max_age=0.0 if refresh_requested else interval,
+                # A refresh, or a retry after a failure, must ask the registry, not the cache.
+                max_age=0.0 if refresh_requested or failing else interval,
             )
-        except DiscoveryError as exc:
-            message = f"discovery failed: {exc}"
-            log.warning("Warehouse %s/%s: %s", namespace, name, message)
+        except Exception as exc:  # any failure is reported in a condition, never raised
+            if isinstance(exc, DiscoveryError):
+                message = f"discovery failed: {exc}"
+                log.warning("Warehouse %s/%s: %s", namespace, name, message)
+            else:
+                message = f"discovery failed: {type(exc).__name__}: {exc}"
+                log.exception("Warehouse %s/%s: unexpected discovery error", namespace, name)
             status.conditions = set_condition(
                 status.conditions,
                 "Ready",
