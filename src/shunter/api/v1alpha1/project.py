@@ -198,9 +198,9 @@ class IndexSelector(KubeModel):
 
 
 class TargetSelectionCriteria(KubeModel):
-    """Which objects a generic webhook action acts on."""
+    """Which objects a generic webhook action acts on (Kargo's docs also show Promotion)."""
 
-    kind: Literal["Warehouse"]
+    kind: Literal["Warehouse", "Promotion"]
     name: str | None = None
     label_selector: LabelSelector | None = None
     index_selector: IndexSelector | None = None
