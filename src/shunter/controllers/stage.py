@@ -198,7 +198,11 @@ class StageReconciler:
             }
         )
         if status != old_status:
-            await self._write_status(raw, status)
+            try:
+                await self._write_status(raw, status)
+            except ConflictError:
+                # Someone changed the Stage since it was read: look again with fresh data.
+                return StageOutcome(requeue_after=0.0)
         if status.current_promotion is not None:
             # Only now can the Promotion controller see that it is this Promotion's turn.
             self._enqueue.promotion(namespace, status.current_promotion.name)
