@@ -1,12 +1,15 @@
 # syntax=docker/dockerfile:1
 # shunter's container image: `docker build -t <registry>/shunter:<version> .`
 #
-# Stage 1 builds a wheel of shunter and of every dependency; stage 2 installs them offline on a
-# slim Python with git (the only program shunter runs) and runs `shunter run` as uid 65532.
+# Stage 1 builds a wheel of shunter and of every dependency; stage 2 builds kubectl (for the
+# kustomize-build step: `kubectl kustomize`) and helm (helm-template) from the Go module proxy
+# with tools/build-binaries.sh, the pinned versions the tests use; stage 3 installs the wheels
+# offline on a slim Python with git, adds those two binaries and runs `shunter run` as uid 65532.
 # The Helm chart (charts/shunter) mounts writable emptyDirs at /var/lib/shunter/work and /tmp
 # and makes the root filesystem read-only.
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG GO_IMAGE=golang:1.26-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -15,6 +18,16 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY src ./src
 RUN pip wheel --wheel-dir /wheels .
+
+FROM ${GO_IMAGE} AS tools
+WORKDIR /src
+COPY tools/build-binaries.sh ./tools/
+COPY tools/go ./tools/go
+# The script prints the folder holding the binaries on its last stdout line.
+RUN SHUNTER_CACHE=/cache bash tools/build-binaries.sh kubectl helm > /tmp/bin-dir \
+ && dir=$(tail -n 1 /tmp/bin-dir) \
+ && install -D -m 0755 "$dir/kubectl" /out/kubectl \
+ && install -D -m 0755 "$dir/helm" /out/helm
 
 FROM ${PYTHON_IMAGE}
 RUN apt-get update \
@@ -28,6 +41,9 @@ RUN apt-get update \
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-cache-dir --no-index --find-links=/wheels shunter \
  && shunter --version
+# kustomize-build and helm-template find them on PATH (or through SHUNTER_KUBECTL_BINARY,
+# SHUNTER_KUSTOMIZE_BINARY, SHUNTER_HELM_BINARY); helm runs with private, empty homes.
+COPY --from=tools /out/kubectl /out/helm /usr/local/bin/
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     HOME=/home/shunter \

@@ -526,6 +526,29 @@ class WorkTree(_Repo):
         await self._run(*args, stdin=message.encode("utf-8"), env=env)
         return await self.head()
 
+    async def tag(
+        self,
+        name: str,
+        message: str,
+        *,
+        force: bool = False,
+        author: GitIdentity | None = None,
+    ) -> str:
+        """Create the annotated tag ``name`` on ``HEAD``; return the sha of the tagged commit.
+
+        ``force`` moves an existing tag of that name; without it an existing tag is an error.
+        ``author`` overrides the tagger identity configured at clone time.
+
+        Raises:
+            InvalidRefError: ``name`` is not a valid tag name.
+            GitCommandError: the tag exists (without ``force``) or git failed otherwise.
+        """
+        tag = check_ref_name(name, "tag")
+        args = ["tag", "--annotate", "--file=-", *(["--force"] if force else []), tag, "HEAD"]
+        env = _identity_env(author) if author is not None else None
+        await self._run(*args, stdin=message.encode("utf-8"), env=env)
+        return await self.head()
+
     async def fetch_branch(self, branch: str) -> bool:
         """Fetch ``branch`` into ``refs/remotes/origin/<branch>``; False if the remote lacks it."""
         name = check_ref_name(branch)

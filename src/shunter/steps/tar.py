@@ -1,0 +1,152 @@
+"""The ``tar`` step: pack a file or a directory of the work directory into a tar archive.
+
+Config: ``inPath`` (a file, or a directory whose contents are archived with names relative to
+it), ``outPath`` (the archive to write; parent folders are created, an existing file is
+replaced), ``gzip`` (default false: compress the archive with gzip) and ``ignore``
+(gitignore-syntax patterns, one per line, matched against names in the archive; ``.git`` is
+always ignored). No outputs.
+
+Entries are written in sorted order with their permission bits and modification times, owner
+and group reset to ``0``/empty. Symbolic links are stored as links (never followed); sockets,
+FIFOs and device files are skipped. The archive is written to a temporary file next to
+``outPath`` and renamed when complete; it never contains itself. Files over 50 MiB, or more
+than 100 MiB of files in all, are refused, as in Kargo.
+
+Differences from Kargo: ``.git`` is ignored even when ``ignore`` is set; owner and group are
+not recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+import tarfile
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+import pathspec
+from pydantic import Field
+
+from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.registry import register
+from shunter.promotion.step import (
+    StepConfig,
+    StepContext,
+    StepError,
+    StepResult,
+    TerminalStepError,
+)
+from shunter.steps.untar import MAX_FILE_BYTES, MAX_TOTAL_BYTES, ignore_spec
+
+__all__ = ["TarConfig", "TarStep", "create_archive"]
+
+
+class TarConfig(StepConfig):
+    """Config of ``tar``."""
+
+    in_path: str = Field(min_length=1, description="File or directory to archive.")
+    out_path: str = Field(min_length=1, description="The archive to write.")
+    gzip: bool = Field(default=False, description="Compress the archive with gzip.")
+    ignore: str | None = Field(
+        default=None, min_length=1, description="gitignore-style patterns to leave out."
+    )
+
+
+class _Packer:
+    def __init__(
+        self, archive: tarfile.TarFile, spec: pathspec.GitIgnoreSpec, skip: set[Path]
+    ) -> None:
+        self.archive = archive
+        self.spec = spec
+        self.skip = skip
+        self.total = 0
+
+    def add(self, path: Path, name: str) -> None:
+        if path in self.skip:
+            return
+        info = path.lstat()
+        mode = info.st_mode
+        if stat.S_ISDIR(mode):
+            if self.spec.match_file(name + "/"):
+                return
+            self._header(path, name)
+            for child in sorted(path.iterdir(), key=lambda p: p.name):
+                self.add(child, f"{name}/{child.name}")
+        elif self.spec.match_file(name):
+            return
+        elif stat.S_ISREG(mode):
+            if info.st_size > MAX_FILE_BYTES:
+                raise TerminalStepError(f"file {name!r} is larger than {MAX_FILE_BYTES} bytes")
+            self.total += info.st_size
+            if self.total > MAX_TOTAL_BYTES:
+                raise TerminalStepError(f"the files add up to more than {MAX_TOTAL_BYTES} bytes")
+            with path.open("rb") as reader:
+                self._header(path, name, reader)
+        elif stat.S_ISLNK(mode):
+            self._header(path, name)
+
+    def _header(self, path: Path, name: str, reader: IO[bytes] | None = None) -> None:
+        member = self.archive.gettarinfo(str(path), arcname=name)
+        member.uid = member.gid = 0
+        member.uname = member.gname = ""
+        self.archive.addfile(member, reader)
+
+
+def _open(raw: IO[bytes], compress: bool) -> tarfile.TarFile:
+    if compress:
+        return tarfile.open(fileobj=raw, mode="w:gz", format=tarfile.PAX_FORMAT)
+    return tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT)
+
+
+def create_archive(src: Path, dest: Path, *, compress: bool, ignore: str | None) -> None:
+    """Write the archive of ``src`` (file or directory) to ``dest`` atomically."""
+    spec = ignore_spec(ignore)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw, _open(raw, compress) as tar:
+            packer = _Packer(tar, spec, {dest, temp})
+            if src.is_dir():
+                for child in sorted(src.iterdir(), key=lambda p: p.name):
+                    packer.add(child, child.name)
+            else:
+                packer.add(src, src.name)
+        temp.chmod(0o644)
+        temp.replace(dest)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _run(ctx: StepContext, cfg: TarConfig) -> None:
+    src = ctx.path(cfg.in_path, allow_root=True)
+    dest = ctx.path(cfg.out_path)
+    if not src.exists():
+        raise StepError(f"inPath {cfg.in_path!r} does not exist")
+    if not (src.is_dir() or src.is_file()):
+        raise TerminalStepError(f"inPath {cfg.in_path!r} is not a file or directory")
+    if dest.is_dir():
+        raise TerminalStepError(f"outPath {cfg.out_path!r} is a directory")
+    try:
+        create_archive(src, dest, compress=cfg.gzip, ignore=cfg.ignore)
+    except OSError as exc:
+        raise StepError(f"failed to create the archive {cfg.out_path!r}: {exc.strerror}") from None
+
+
+@register
+class TarStep:
+    """Runner of ``tar``."""
+
+    name: ClassVar[str] = "tar"
+    config_model: ClassVar[type[StepConfig]] = TarConfig
+    default_timeout: ClassVar[timedelta | None] = None
+    default_error_threshold: ClassVar[int] = 1
+
+    async def run(self, ctx: StepContext, config: Any) -> StepResult:
+        """Archive ``inPath`` into ``outPath``."""
+        cfg = TarConfig.model_validate(config)
+        await asyncio.to_thread(_run, ctx, cfg)
+        return StepResult(status=PromotionStepStatus.SUCCEEDED)
