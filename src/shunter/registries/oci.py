@@ -22,6 +22,10 @@ On top of that:
 * :meth:`OCIClient.head_manifest` (a tag's digest; ``HEAD`` is free of Docker Hub's pull
   limits), :meth:`OCIClient.get_manifest` (digest-verified) and :meth:`OCIClient.get_json_blob`
   (image configs): raw material for :mod:`shunter.registries.metadata`, which caches by digest.
+* For the ``oci-download`` / ``oci-push`` steps: :meth:`OCIClient.download_blob` (streamed to a
+  file, size-capped, digest-verified), :meth:`OCIClient.blob_exists`,
+  :meth:`OCIClient.mount_blob`, :meth:`OCIClient.upload_blob` and :meth:`OCIClient.put_manifest`
+  (token scope ``repository:<name>:pull,push``).
 
 Docker Hub names are normalised (``nginx`` -> ``registry-1.docker.io``, ``library/nginx``).
 """
@@ -34,8 +38,9 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -103,6 +108,8 @@ _REPOSITORY_NAME = re.compile(
 _BODY_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _MAX_TAG_PAGES = 100_000
 _MAX_ERROR_TEXT = 200
+#: A request body: bytes, or a factory of a fresh byte stream (called once per attempt).
+RequestBody = bytes | Callable[[], AsyncIterator[bytes]]
 _HTTP_FALLBACK_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError)
 
 
@@ -271,18 +278,31 @@ class OCIClient:
         params: Mapping[str, str] | None = None,
         max_bytes: int,
         rate_host: str,
+        content: RequestBody | None = None,
+        sink: Callable[[bytes], None] | None = None,
     ) -> httpx.Response:
-        """One rate-limited request with a bounded body (transport errors propagate)."""
+        """One rate-limited request with a bounded body (transport errors propagate).
+
+        ``content`` is sent as the request body (a callable is asked for a fresh stream). With
+        ``sink``, the raw body of a 2xx answer goes to it chunk by chunk instead of the response.
+        """
         await self.limiters.acquire(rate_host)
         client = self.http_client(insecure)
+        body: bytes | AsyncIterator[bytes] | None = content() if callable(content) else content
         request = client.build_request(
-            method, url, headers={"User-Agent": USER_AGENT, **headers}, params=params
+            method,
+            url,
+            headers={"User-Agent": USER_AGENT, **headers},
+            params=params,
+            content=body,
         )
         response = await client.send(request, stream=True, follow_redirects=True)
         try:
             chunks: list[bytes] = []
             size = 0
-            async for chunk in response.aiter_bytes():
+            streaming = sink is not None and 200 <= response.status_code < 300
+            chunk_source = response.aiter_raw() if streaming else response.aiter_bytes()
+            async for chunk in chunk_source:
                 size += len(chunk)
                 if size > max_bytes:
                     raise ProtocolError(
@@ -290,7 +310,10 @@ class OCIClient:
                         f"{max_bytes} bytes",
                         host=rate_host,
                     )
-                chunks.append(chunk)
+                if streaming and sink is not None:
+                    sink(chunk)
+                else:
+                    chunks.append(chunk)
         finally:
             await response.aclose()
         # The body is already decoded: rebuild the response without the transfer headers.
@@ -484,15 +507,25 @@ class OCIClient:
         params: Mapping[str, str] | None = None,
         max_bytes: int,
         absolute_url: str | None = None,
+        actions: str = "pull",
+        content: RequestBody | None = None,
+        content_type: str | None = None,
+        sink: Callable[[bytes], None] | None = None,
     ) -> httpx.Response:
-        """An authenticated request to ``repo``'s registry; re-authenticates once on 401."""
+        """An authenticated request to ``repo``'s registry; re-authenticates once on 401.
+
+        ``actions`` is the token scope's action list (``pull`` or ``pull,push``); ``content``,
+        ``content_type`` and ``sink`` are passed to :meth:`_send`.
+        """
         endpoint = await self._endpoint(repo)
-        scope = repository_scope(repo.name)
+        scope = repository_scope(repo.name, actions)
         url = absolute_url or f"{endpoint.base_url}{path}"
         for attempt in range(2):
             headers: dict[str, str] = {}
             if accept:
                 headers["Accept"] = accept
+            if content_type:
+                headers["Content-Type"] = content_type
             authorization = await self._authorization(repo, endpoint, creds, scope)
             if authorization:
                 headers["Authorization"] = authorization
@@ -505,6 +538,8 @@ class OCIClient:
                     params=params,
                     max_bytes=max_bytes,
                     rate_host=repo.host,
+                    content=content,
+                    sink=sink,
                 )
             except httpx.TimeoutException:
                 raise UnreachableError(
@@ -708,6 +743,171 @@ class OCIClient:
         except ValueError:
             return {}
         return config if isinstance(config, Mapping) else {}
+
+    # -- blobs and manifests for promotion steps (oci-download, oci-push) -------------------
+
+    async def download_blob(
+        self,
+        repo: Repository,
+        digest: str,
+        dest: Path,
+        creds: BasicCredentials | None = None,
+        *,
+        max_bytes: int,
+    ) -> int:
+        """Stream blob ``digest`` into the file ``dest`` (created or truncated); its size.
+
+        Raises:
+            ProtocolError: more than ``max_bytes``, or content that does not match ``digest``
+                (``dest`` then holds garbage: callers write to a temporary file).
+        """
+        algorithm, _, expected = digest.partition(":")
+        if algorithm not in hashlib.algorithms_guaranteed or not expected:
+            raise ProtocolError(
+                f"blob digest {digest!r} uses an unsupported algorithm", host=repo.host
+            )
+        hasher = hashlib.new(algorithm)
+        size = 0
+        with dest.open("wb") as out:
+
+            def sink(chunk: bytes) -> None:
+                nonlocal size
+                size += len(chunk)
+                hasher.update(chunk)
+                out.write(chunk)
+
+            response = await self._request(
+                repo,
+                creds,
+                "GET",
+                f"/v2/{repo.name}/blobs/{digest}",
+                max_bytes=max_bytes,
+                sink=sink,
+            )
+        self._check(response, repo, creds, f"blob {digest}")
+        if hasher.hexdigest() != expected:
+            raise ProtocolError(
+                f"registry {repo.host} sent blob {digest} of {repo.name} with the wrong content",
+                host=repo.host,
+            )
+        return size
+
+    async def blob_exists(
+        self, repo: Repository, digest: str, creds: BasicCredentials | None = None
+    ) -> bool:
+        """Whether ``repo`` already holds blob ``digest`` (``HEAD``)."""
+        response = await self._request(
+            repo, creds, "HEAD", f"/v2/{repo.name}/blobs/{digest}", max_bytes=0, actions="pull"
+        )
+        if response.status_code == 404:
+            return False
+        self._check(response, repo, creds, f"blob {digest}")
+        return True
+
+    async def mount_blob(
+        self,
+        repo: Repository,
+        digest: str,
+        from_repo: str,
+        creds: BasicCredentials | None = None,
+    ) -> bool:
+        """Ask the registry to link blob ``digest`` of ``from_repo`` (same host) into ``repo``;
+        ``False`` if it declined (the caller then uploads)."""
+        response = await self._request(
+            repo,
+            creds,
+            "POST",
+            f"/v2/{repo.name}/blobs/uploads/",
+            params={"mount": digest, "from": from_repo},
+            max_bytes=64 * 1024,
+            actions="pull,push",
+        )
+        if response.status_code == 201:
+            return True
+        self._check(response, repo, creds, f"mount of blob {digest}")
+        location = response.headers.get("Location")
+        if location:  # an upload session was opened instead: close it
+            await self._request(
+                repo,
+                creds,
+                "DELETE",
+                "",
+                absolute_url=urljoin(str(response.url), location),
+                max_bytes=64 * 1024,
+                actions="pull,push",
+            )
+        return False
+
+    async def upload_blob(
+        self,
+        repo: Repository,
+        digest: str,
+        content: RequestBody,
+        creds: BasicCredentials | None = None,
+    ) -> None:
+        """Upload a blob in one request (``POST`` then monolithic ``PUT ?digest=``); the
+        registry checks ``digest`` against the content."""
+        response = await self._request(
+            repo,
+            creds,
+            "POST",
+            f"/v2/{repo.name}/blobs/uploads/",
+            max_bytes=64 * 1024,
+            actions="pull,push",
+        )
+        self._check(response, repo, creds, "a blob upload")
+        location = response.headers.get("Location")
+        if not location:
+            raise ProtocolError(
+                f"registry {repo.host} opened a blob upload without a Location", host=repo.host
+            )
+        response = await self._request(
+            repo,
+            creds,
+            "PUT",
+            "",
+            # The Location keeps its own query (upload state): add the digest to it.
+            absolute_url=str(
+                httpx.URL(urljoin(str(response.url), location)).copy_merge_params(
+                    {"digest": digest}
+                )
+            ),
+            content=content,
+            content_type="application/octet-stream",
+            max_bytes=64 * 1024,
+            actions="pull,push",
+        )
+        if response.status_code != 201:
+            self._check(response, repo, creds, f"upload of blob {digest}")
+            if response.status_code != 201:
+                self._raise_for_status(response, repo.host, f"/v2/{repo.name}/blobs", "upload")
+
+    async def put_manifest(
+        self,
+        repo: Repository,
+        reference: str,
+        body: bytes,
+        media_type: str,
+        creds: BasicCredentials | None = None,
+    ) -> str:
+        """Store a manifest under a tag or digest; its (sha256) digest."""
+        response = await self._request(
+            repo,
+            creds,
+            "PUT",
+            f"/v2/{repo.name}/manifests/{reference}",
+            content=body,
+            content_type=media_type,
+            max_bytes=64 * 1024,
+            actions="pull,push",
+        )
+        if response.status_code != 201:
+            self._check(response, repo, creds, f"manifest {reference}")
+            if response.status_code != 201:
+                self._raise_for_status(
+                    response, repo.host, f"/v2/{repo.name}/manifests/{reference}", "manifest put"
+                )
+        return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def _transport_error_text(error: httpx.TransportError) -> str:

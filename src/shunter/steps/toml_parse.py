@@ -1,0 +1,70 @@
+"""The ``toml-parse`` step: read a TOML file and compute named outputs from it.
+
+Config: ``path`` (a file in the work directory) and ``outputs[]`` of ``{name,
+fromExpression}``. Each ``fromExpression`` is a raw expr-lang expression (not wrapped in
+``${{ }}``) whose variables are the top-level keys of the document; output ``<name>`` is its
+result. The file is parsed with the standard library's ``tomllib``; dates, times and
+date-times become ISO 8601 strings (``2026-11-26T12:00:00+00:00``).
+
+Differences from Kargo: besides the document's keys, the expression sees the step's usual
+variables (``ctx``, ``vars``, ``outputs``...) and functions, the document's keys taking
+precedence; files over 16 MiB are refused; a syntax error in an expression is terminal; Kargo
+renders date-times as Go's ``time.Time`` does, here they are ISO 8601 strings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tomllib
+from datetime import date, datetime, time, timedelta
+from typing import Any, ClassVar
+
+from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.registry import register
+from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
+from shunter.steps._parsefile import ParseConfig, extract_outputs, read_document_bytes
+
+__all__ = ["TOMLParseConfig", "TOMLParseStep"]
+
+
+class TOMLParseConfig(ParseConfig):
+    """Config of ``toml-parse``."""
+
+
+def _jsonish(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonish(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonish(v) for v in value]
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    return value
+
+
+def _load(ctx: StepContext, path: str) -> Any:
+    data = read_document_bytes(ctx, path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise TerminalStepError(f"file {path!r} is not UTF-8 text") from None
+    try:
+        return _jsonish(tomllib.loads(text))
+    except tomllib.TOMLDecodeError as exc:
+        raise TerminalStepError(f"could not parse TOML file {path!r}: {exc}") from None
+
+
+@register
+class TOMLParseStep:
+    """Runner of ``toml-parse``."""
+
+    name: ClassVar[str] = "toml-parse"
+    config_model: ClassVar[type[StepConfig]] = TOMLParseConfig
+    default_timeout: ClassVar[timedelta | None] = None
+    default_error_threshold: ClassVar[int] = 1
+
+    async def run(self, ctx: StepContext, config: Any) -> StepResult:
+        """Parse the file and evaluate the outputs."""
+        cfg = TOMLParseConfig.model_validate(config)
+        document = await asyncio.to_thread(_load, ctx, cfg.path)
+        output = extract_outputs(ctx, document, cfg.outputs, cfg.path)
+        return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output)
