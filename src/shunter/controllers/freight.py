@@ -5,6 +5,8 @@ Kargo's admission webhook renames every new Freight to its Freight ID and gives 
 
 * gives Freight without an alias a unique one, mirrored in the ``kargo.akuity.io/alias``
   label (and keeps the label in step with an alias set by hand);
+* forgets Stages that no longer exist (their ``currentlyIn``/``verifiedIn``/``approvedFor``
+  entries), as Kargo's Stage finalizer does;
 * replaces Freight whose name is not its Freight ID with an identical Freight under the right
   name (alias, labels and annotations kept) and deletes the hand-named one, recording a
   ``FreightRenamed`` Event. If Freight with that ID already exists, the hand-made duplicate is
@@ -52,6 +54,35 @@ class FreightReconciler:
             await self._rename(raw, expected)
             return
         await self._ensure_alias(raw, freight)
+        await self._forget_deleted_stages(freight)
+
+    async def _forget_deleted_stages(self, freight: Freight) -> None:
+        """Drop currentlyIn/verifiedIn/approvedFor entries of Stages that no longer exist
+        (Kargo clears them in the Stage's finalizer; here any pass over the Freight does)."""
+        fstatus = freight.status
+        if fstatus is None:
+            return
+        maps = {
+            "currentlyIn": fstatus.currently_in,
+            "verifiedIn": fstatus.verified_in,
+            "approvedFor": fstatus.approved_for,
+        }
+        named = {stage for entries in maps.values() for stage in (entries or {})}
+        if not named:
+            return
+        namespace = freight.metadata.namespace or ""
+        existing = {
+            s["metadata"]["name"] for s in await self._kube.list_custom(namespace, "stages")
+        }
+        patch = {
+            key: {stage: None for stage in entries if stage not in existing}
+            for key, entries in maps.items()
+            if entries and any(stage not in existing for stage in entries)
+        }
+        if patch:
+            await self._kube.patch_custom(
+                namespace, "freights", freight.metadata.name or "", {"status": patch}, status=True
+            )
 
     async def _taken(self, namespace: str, alias: str, except_name: str) -> bool:
         found = await self._kube.list_custom(

@@ -208,6 +208,26 @@ class StageReconciler:
             self._enqueue.promotion(namespace, status.current_promotion.name)
         return StageOutcome(requeue_after=requeue)
 
+    async def forget(self, namespace: str, name: str) -> None:
+        """A Stage was deleted: remove it from every Freight's currentlyIn, verifiedIn and
+        approvedFor (Kargo does this in the Stage's finalizer), and wake the other Stages,
+        whose available Freight may change."""
+        for freight in await list_freight(self._kube, namespace):
+            fstatus = freight.status
+            if fstatus is None:
+                continue
+            patch: dict[str, Any] = {}
+            for key, entries in (
+                ("currentlyIn", fstatus.currently_in),
+                ("verifiedIn", fstatus.verified_in),
+                ("approvedFor", fstatus.approved_for),
+            ):
+                if entries and name in entries:
+                    patch[key] = {name: None}
+            if patch:
+                await self._patch_freight_status(freight, patch)
+        self._enqueue.stages(namespace)
+
     # -- 1. the Promotion queue ------------------------------------------------------------
 
     def _sync_promotions(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -96,6 +97,7 @@ class Operator:
             requeue=RequeuePolicy(min_interval=timedelta(seconds=config.min_step_requeue_seconds)),
         )
         self.stage_index: dict[str, set[str]] = defaultdict(set)
+        self._background: set[asyncio.Task[None]] = set()
         enqueue = _Enqueue(self)
         self.projects = ProjectReconciler(kube, enqueue)
         self.stages = StageReconciler(
@@ -188,8 +190,9 @@ class Operator:
             namespace, name = kwargs["namespace"], kwargs["name"]
             if kwargs["type"] == "DELETED":
                 self.stage_index[namespace].discard(name)
-            else:
-                self.stage_index[namespace].add(name)
+                self._spawn(self.stages.forget(namespace, name), f"forget stage {name}")
+                return
+            self.stage_index[namespace].add(name)
             self.stage_queue.add((namespace, name))
 
         @on.event(GROUP, VERSION, "promotions", registry=registry)
@@ -283,6 +286,19 @@ class Operator:
                         self.project_queue.add(obj.get("metadata", {}).get("name", ""))
             except KubeError as exc:
                 log.warning("resync failed: %s", exc)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Run ``work`` in the background; failures are logged (the resync catches up)."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("%s failed", what)
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=what)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def settings(self) -> kopf.OperatorSettings:
         """kopf settings: our own annotation prefix, no kopf-posted Events."""

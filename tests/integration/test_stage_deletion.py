@@ -1,0 +1,90 @@
+"""Deleting a Stage removes it from every Freight's currentlyIn, verifiedIn and approvedFor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from shunter.devenv.cluster import Cluster
+from shunter.devenv.operator import OperatorProcess
+from shunter.devenv.waiting import wait_for
+from shunter.freight import freight_id
+
+NS = "stage-deletion"
+
+
+def test_deleted_stage_is_forgotten_by_freight(kube: Cluster, tmp_path: Path) -> None:
+    images = [{"repoURL": "127.0.0.1:1/app", "tag": "1.0.0", "digest": "sha256:" + "ab" * 32}]
+    name = freight_id("Warehouse", "w", [], images, [])
+    operator = OperatorProcess(
+        kube.kubeconfig_path, tmp_path / "work", tmp_path / "operator.log", args=("--namespace", NS)
+    )
+    with operator:
+        kube.apply(
+            json.dumps(
+                {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Project",
+                 "metadata": {"name": NS}}
+            ),
+            server_side=False,
+        )  # fmt: skip
+        wait_for(
+            lambda: kube.kubectl("get", "namespace", NS, check=False).returncode == 0,
+            what="the project namespace",
+            details=operator.log,
+        )
+        for stage in ("gone", "kept"):
+            kube.apply(
+                json.dumps(
+                    {
+                        "apiVersion": "kargo.akuity.io/v1alpha1",
+                        "kind": "Stage",
+                        "metadata": {"name": stage, "namespace": NS},
+                        "spec": {
+                            "requestedFreight": [
+                                {
+                                    "origin": {"kind": "Warehouse", "name": "w"},
+                                    "sources": {"stages": ["upstream"]},
+                                }
+                            ]
+                        },
+                    }
+                ),
+                server_side=False,
+            )
+        kube.apply(
+            json.dumps(
+                {
+                    "apiVersion": "kargo.akuity.io/v1alpha1",
+                    "kind": "Freight",
+                    "metadata": {"name": name, "namespace": NS},
+                    "alias": "to-forget",
+                    "origin": {"kind": "Warehouse", "name": "w"},
+                    "images": images,
+                }
+            ),
+            server_side=False,
+        )
+        status = {
+            "status": {
+                "verifiedIn": {"gone": {}, "kept": {}},
+                "approvedFor": {"gone": {}},
+                "currentlyIn": {"gone": {}},
+            }
+        }
+        kube.kubectl(
+            "patch", "freight", name, "-n", NS, "--subresource=status", "--type=merge",
+            "-p", json.dumps(status),
+        )  # fmt: skip
+        kube.kubectl("delete", "stage", "gone", "-n", NS)
+
+        def freight_status() -> dict[str, Any]:
+            out = kube.kubectl("get", "freight", name, "-n", NS, "-o", "json").stdout
+            return dict(json.loads(out).get("status") or {})
+
+        def forgotten() -> bool:
+            st = freight_status()
+            return all("gone" not in (st.get(k) or {}) for k in st)
+
+        wait_for(forgotten, what="the deleted Stage to be forgotten", details=operator.log)
+        assert "kept" in freight_status()["verifiedIn"]
