@@ -36,6 +36,7 @@ from shunter.git import normalize_git_url
 from shunter.promotion.durations import parse_go_duration
 from shunter.promotion.step import StepConfig, StepContext, StepError, TerminalStepError
 from shunter.steps._git_common import GitProvider, empty_to_none
+from shunter.steps._responses import read_capped_body, status_error
 from shunter.steps._safehttp import environment_proxy, safe_async_client
 
 __all__ = [
@@ -253,7 +254,7 @@ class GitHubClient:
                 )
                 response = await self._client.send(request, stream=True, follow_redirects=False)
                 try:
-                    raw = await _read_body(response)
+                    raw = await read_capped_body(response, _MAX_BODY_BYTES, "GitHub's response")
                 finally:
                     await response.aclose()
         except (TimeoutError, httpx.TimeoutException):
@@ -278,21 +279,7 @@ class GitHubClient:
             message += f": {detail}"
         if status == 401:
             message += " (check the token in the project's git credentials for the repository)"
-        message = self._redact(message)
-        if status == 429 or status >= 500:
-            return StepError(message)
-        return TerminalStepError(message)
-
-
-async def _read_body(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > _MAX_BODY_BYTES:
-            raise StepError(f"GitHub's response exceeds {_MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        return status_error(status, self._redact(message))
 
 
 async def open_github(ctx: StepContext, config: PullRequestConfig) -> GitHubClient:

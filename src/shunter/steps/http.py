@@ -59,6 +59,7 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
+from shunter.steps._responses import read_capped_body
 from shunter.steps._safehttp import environment_proxy, safe_async_client
 
 __all__ = [
@@ -280,20 +281,6 @@ class _Evaluator:
         }
 
 
-async def _read_body(response: httpx.Response) -> bytes:
-    length = response.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise StepError(f"response body size {length} exceeds limit of {MAX_BODY_BYTES} bytes")
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > MAX_BODY_BYTES:
-            raise StepError(f"response body exceeds limit of {MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _request_body(ctx: StepContext, cfg: HTTPConfig) -> bytes:
     if not cfg.body_from_file:
         return (cfg.body or "").encode("utf-8")
@@ -336,7 +323,7 @@ async def _exchange(ctx: StepContext, cfg: HTTPConfig) -> HTTPResponse:
             )
             response = await client.send(request, stream=True)
             try:
-                raw = await _read_body(response)
+                raw = await read_capped_body(response, MAX_BODY_BYTES, "response body")
             finally:
                 await response.aclose()
     except (TimeoutError, httpx.TimeoutException):

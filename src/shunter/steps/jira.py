@@ -60,6 +60,7 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
+from shunter.steps._responses import read_capped_body, status_error
 from shunter.steps._safehttp import environment_proxy, safe_async_client
 
 __all__ = [
@@ -406,7 +407,7 @@ class _Jira:
                 )
                 response = await self._client.send(request, stream=True, follow_redirects=False)
                 try:
-                    raw = await _read_body(response)
+                    raw = await read_capped_body(response, _MAX_BODY_BYTES, "Jira's response")
                 finally:
                     await response.aclose()
         except (TimeoutError, httpx.TimeoutException):
@@ -439,21 +440,7 @@ class _Jira:
             message += f" (check the credentials in {self._auth.source})"
         elif status == 403:
             message += " (the account lacks a permission)"
-        message = self._auth.redact(message)
-        if status == 429 or status >= 500:
-            return StepError(message)
-        return TerminalStepError(message)
-
-
-async def _read_body(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.aiter_bytes():
-        total += len(chunk)
-        if total > _MAX_BODY_BYTES:
-            raise StepError(f"Jira's response exceeds {_MAX_BODY_BYTES} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        return status_error(status, self._auth.redact(message))
 
 
 # -- operations ------------------------------------------------------------------------------
