@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,16 +20,13 @@ from shunter.devenv.binaries import KUBE_VERSION
 from shunter.devenv.cluster import Cluster
 from shunter.devenv.controlplane import ControlPlane
 from shunter.devenv.kubectl import kubectl
+from shunter.devenv.waiting import wait_for as shared_wait_for
 
 DEADLINE = 30.0
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
+    shared_wait_for(condition, what=what, timeout=timeout, interval=0.05)
 
 
 def pid_alive(pid: int) -> bool:

@@ -17,6 +17,7 @@ from shunter._internal.programs import (
     minimal_env,
     run_program,
 )
+from shunter.devenv.waiting import wait_for_async
 
 
 def test_binary_env_var() -> None:
@@ -77,10 +78,9 @@ async def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
         await run_program([sys.executable, "-c", code], cwd=tmp_path, time_limit=1.0)
     assert time.monotonic() - started < 10
     child = int(pid_file.read_text())
-    deadline = time.monotonic() + 10
-    while not _gone(child):
-        assert time.monotonic() < deadline, "the grandchild survived the timeout"
-        time.sleep(0.05)  # noqa: ASYNC251 - polling a condition with a deadline
+    await wait_for_async(
+        lambda: _gone(child), within=10, interval=0.05, what="the grandchild to die"
+    )
 
 
 async def test_output_cap(tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["WaitTimeoutError", "wait_for"]
+__all__ = ["WaitTimeoutError", "wait_for", "wait_for_async"]
 
 T = TypeVar("T")
 
@@ -37,3 +39,23 @@ def wait_for(
             extra = f"\n{details()}" if details else ""
             raise WaitTimeoutError(f"timed out after {timeout:.0f}s waiting for {what}{extra}")
         time.sleep(interval)
+
+
+async def wait_for_async(
+    probe: Callable[[], Awaitable[T | None]] | Callable[[], T | None],
+    *,
+    within: float = 60.0,
+    interval: float = 0.1,
+    what: str = "condition",
+) -> T:
+    """:func:`wait_for` for the event loop (``within`` seconds): ``probe`` may be async."""
+    deadline = time.monotonic() + within
+    while True:
+        value = probe()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise WaitTimeoutError(f"timed out after {within:.0f}s waiting for {what}")
+        await asyncio.sleep(interval)

@@ -26,6 +26,7 @@ from shunter.credentials.types import StaticCredentialsDatabase
 from shunter.devenv.argocd import ARGOCD_VERSION, ArgoCDControllerDouble, install_argocd_crds
 from shunter.devenv.cluster import Cluster
 from shunter.devenv.gitserver import GitServer
+from shunter.devenv.waiting import wait_for_async
 from shunter.kube.client import KubeClient
 from shunter.promotion.step import Capabilities, StepContext, StepResult, StepRunner
 
@@ -218,14 +219,14 @@ class Harness:
         self, name: str, probe: Callable[[dict[str, Any]], bool], *, deadline_s: float = 20.0
     ) -> dict[str, Any]:
         """Poll the Application until ``probe`` accepts it."""
-        deadline = time.monotonic() + deadline_s
-        while True:
+
+        async def matching() -> dict[str, Any] | None:
             app = await self.get(name)
-            if probe(app):
-                return app
-            if time.monotonic() > deadline:
-                raise AssertionError(f"Application {name} never matched: {json.dumps(app)}")
-            await asyncio.sleep(0.1)
+            return app if probe(app) else None
+
+        return await wait_for_async(
+            matching, within=deadline_s, what=f"Application {name} to match"
+        )
 
 
 @pytest.fixture

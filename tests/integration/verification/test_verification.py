@@ -17,6 +17,7 @@ import pytest
 from shunter.api.v1alpha1.common import VerificationPhase
 from shunter.api.v1alpha1.stage import Stage
 from shunter.devenv.cluster import Cluster
+from shunter.devenv.waiting import wait_for_async
 from shunter.kube import KubeClient, NotFoundError
 from shunter.verification import (
     ANALYSIS_RUNS,
@@ -185,14 +186,15 @@ async def test_a_foreign_analysisrun_crd_is_kept_and_disables_evaluation(
 
     async def replace_with(body: dict[str, Any]) -> None:
         kube.kubectl("delete", "crd", name, "--wait=true", "--timeout=60s")
-        deadline = time.monotonic() + 60
-        while True:
+
+        async def deleted() -> bool:
             try:
                 await client.get_crd(name)
             except NotFoundError:
-                break
-            assert time.monotonic() < deadline, "CRD deletion did not finish"
-            await asyncio.sleep(0.2)
+                return True
+            return False
+
+        await wait_for_async(deleted, within=60, interval=0.2, what="CRD deletion")
         kube.apply(json.dumps(body))
         kube.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=60s")
 

@@ -13,19 +13,24 @@ import pytest
 from pydantic import SecretStr
 
 from shunter.devenv.gitserver import GitServer
+from shunter.devenv.waiting import WaitTimeoutError, wait_for, wait_for_async
 from shunter.git import GitAuthenticationError, GitError, GitTimeoutError, RepoCredentials
 from shunter.git._cmd import PASSWORD_ENV, USERNAME_ENV, build_env, run_git
 
 
-def _wait_gone(pid: int, deadline: float = 10.0) -> bool:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.02)
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
     return False
+
+
+def _wait_gone(pid: int, deadline: float = 10.0) -> bool:
+    try:
+        return wait_for(lambda: _gone(pid), timeout=deadline, interval=0.02, what="exit")
+    except WaitTimeoutError:
+        return False
 
 
 class TestEnvironment:
@@ -106,10 +111,12 @@ class TestRunner:
         task = asyncio.create_task(
             run_git(["-c", alias, "hang"], cwd=tmp_path, home=None, time_limit=60)
         )
-        deadline = time.monotonic() + 10
-        while not pid_file.exists() or not pid_file.read_text().strip():
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.02)
+        await wait_for_async(
+            lambda: pid_file.exists() and pid_file.read_text().strip(),
+            within=10,
+            interval=0.02,
+            what="the hanging git to start",
+        )
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

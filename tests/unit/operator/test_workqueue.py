@@ -6,14 +6,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from shunter.devenv.waiting import wait_for_async
 from shunter.operator.workqueue import Reconciled, WorkQueue
 
 
 async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:
-    deadline = time.monotonic() + within
-    while not cond():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
+    await wait_for_async(cond, within=within, interval=0.005)
 
 
 def _queue(fn: Callable[[str], Awaitable[Reconciled]], workers: int = 4) -> WorkQueue[str]:
