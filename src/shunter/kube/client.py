@@ -123,30 +123,36 @@ class KubeClient:
         except ApiException as exc:
             raise _translate(exc, what) from None
 
+    async def _object(self, what: str, fn: Callable[..., Any], /, *args: Any, **kw: Any) -> JSON:
+        """Call ``fn`` and return the JSON object the API server answered."""
+        return _json(await self._call(what, fn, *args, _preload_content=False, **kw))
+
+    async def _items(
+        self, what: str, fn: Callable[..., Any], /, *args: Any, **kw: Any
+    ) -> list[JSON]:
+        """Call a list endpoint and return its ``items``."""
+        items = (await self._object(what, fn, *args, **kw)).get("items") or []
+        return [item for item in items if isinstance(item, dict)]
+
     # -- Secrets -------------------------------------------------------------------------
 
     async def list_secrets(self, namespace: str, label_selector: str | None = None) -> list[JSON]:
         """Secrets of a namespace (optionally filtered by a label selector), as JSON dicts."""
-        response = await self._call(
+        return await self._items(
             f"list secrets in {namespace}",
             self._core.list_namespaced_secret,
             namespace,
             label_selector=label_selector,
-            _preload_content=False,
         )
-        items = _json(response).get("items") or []
-        return [item for item in items if isinstance(item, dict)]
 
     async def get_secret(self, namespace: str, name: str) -> JSON:
         """One Secret as a JSON dict (raises :class:`NotFoundError`)."""
-        response = await self._call(
+        return await self._object(
             f"get secret {namespace}/{name}",
             self._core.read_namespaced_secret,
             name,
             namespace,
-            _preload_content=False,
         )
-        return _json(response)
 
     # -- custom objects (Kargo's kinds by default) ----------------------------------------
 
@@ -160,7 +166,7 @@ class KubeClient:
         version: str = KARGO_VERSION,
     ) -> JSON:
         """One custom object (raises :class:`NotFoundError`)."""
-        response = await self._call(
+        return await self._object(
             f"get {plural}.{group} {namespace}/{name}",
             self._custom.get_namespaced_custom_object,
             group,
@@ -168,9 +174,7 @@ class KubeClient:
             namespace,
             plural,
             name,
-            _preload_content=False,
         )
-        return _json(response)
 
     async def list_custom(
         self,
@@ -182,7 +186,7 @@ class KubeClient:
         version: str = KARGO_VERSION,
     ) -> list[JSON]:
         """Custom objects of one kind in a namespace."""
-        response = await self._call(
+        return await self._items(
             f"list {plural}.{group} in {namespace}",
             self._custom.list_namespaced_custom_object,
             group,
@@ -190,10 +194,7 @@ class KubeClient:
             namespace,
             plural,
             label_selector=label_selector,
-            _preload_content=False,
         )
-        items = _json(response).get("items") or []
-        return [item for item in items if isinstance(item, dict)]
 
     async def create_custom(
         self,
@@ -208,7 +209,7 @@ class KubeClient:
         name = body.get("metadata", {}).get("name") or body.get("metadata", {}).get(
             "generateName", ""
         )
-        response = await self._call(
+        return await self._object(
             f"create {plural}.{group} {namespace}/{name}",
             self._custom.create_namespaced_custom_object,
             group,
@@ -216,9 +217,7 @@ class KubeClient:
             namespace,
             plural,
             dict(body),
-            _preload_content=False,
         )
-        return _json(response)
 
     async def patch_custom(
         self,
@@ -237,7 +236,7 @@ class KubeClient:
             if status
             else self._custom.patch_namespaced_custom_object
         )
-        response = await self._call(
+        return await self._object(
             f"patch {plural}.{group} {namespace}/{name}{'/status' if status else ''}",
             method,
             group,
@@ -247,9 +246,7 @@ class KubeClient:
             name,
             dict(patch),
             _content_type="application/merge-patch+json",
-            _preload_content=False,
         )
-        return _json(response)
 
     # -- cluster-scoped custom objects -----------------------------------------------------
 
@@ -257,31 +254,26 @@ class KubeClient:
         self, plural: str, name: str, *, group: str = KARGO_GROUP, version: str = KARGO_VERSION
     ) -> JSON:
         """One cluster-scoped custom object (raises :class:`NotFoundError`)."""
-        response = await self._call(
+        return await self._object(
             f"get {plural}.{group} {name}",
             self._custom.get_cluster_custom_object,
             group,
             version,
             plural,
             name,
-            _preload_content=False,
         )
-        return _json(response)
 
     async def list_cluster_custom(
         self, plural: str, *, group: str = KARGO_GROUP, version: str = KARGO_VERSION
     ) -> list[JSON]:
         """Every cluster-scoped custom object of one kind."""
-        response = await self._call(
+        return await self._items(
             f"list {plural}.{group}",
             self._custom.list_cluster_custom_object,
             group,
             version,
             plural,
-            _preload_content=False,
         )
-        items = _json(response).get("items") or []
-        return [item for item in items if isinstance(item, dict)]
 
     async def patch_cluster_custom(
         self,
@@ -299,7 +291,7 @@ class KubeClient:
             if status
             else self._custom.patch_cluster_custom_object
         )
-        response = await self._call(
+        return await self._object(
             f"patch {plural}.{group} {name}{'/status' if status else ''}",
             method,
             group,
@@ -308,9 +300,7 @@ class KubeClient:
             name,
             dict(patch),
             _content_type="application/merge-patch+json",
-            _preload_content=False,
         )
-        return _json(response)
 
     async def replace_status_custom(
         self,
@@ -324,7 +314,7 @@ class KubeClient:
     ) -> JSON:
         """Replace a custom object's whole ``status`` (``body`` carries ``resourceVersion``, so a
         stale write fails with :class:`ConflictError`)."""
-        response = await self._call(
+        return await self._object(
             f"update {plural}.{group} {namespace}/{name}/status",
             self._custom.replace_namespaced_custom_object_status,
             group,
@@ -333,62 +323,53 @@ class KubeClient:
             plural,
             name,
             dict(body),
-            _preload_content=False,
         )
-        return _json(response)
 
     # -- namespaces, config maps and events ------------------------------------------------
 
     async def get_namespace(self, name: str) -> JSON:
         """One Namespace (raises :class:`NotFoundError`)."""
-        response = await self._call(
-            f"get namespace {name}", self._core.read_namespace, name, _preload_content=False
+        return await self._object(
+            f"get namespace {name}",
+            self._core.read_namespace,
+            name,
         )
-        return _json(response)
 
     async def create_namespace(self, body: Mapping[str, Any]) -> JSON:
         """Create a Namespace (raises :class:`ConflictError` when it exists)."""
         name = body.get("metadata", {}).get("name", "")
-        response = await self._call(
+        return await self._object(
             f"create namespace {name}",
             self._core.create_namespace,
             dict(body),
-            _preload_content=False,
         )
-        return _json(response)
 
     async def patch_namespace(self, name: str, patch: Mapping[str, Any]) -> JSON:
         """Strategic-merge-patch a Namespace (labels, annotations)."""
-        response = await self._call(
+        return await self._object(
             f"patch namespace {name}",
             self._core.patch_namespace,
             name,
             dict(patch),
-            _preload_content=False,
         )
-        return _json(response)
 
     async def get_config_map(self, namespace: str, name: str) -> JSON:
         """One ConfigMap (raises :class:`NotFoundError`)."""
-        response = await self._call(
+        return await self._object(
             f"get configmap {namespace}/{name}",
             self._core.read_namespaced_config_map,
             name,
             namespace,
-            _preload_content=False,
         )
-        return _json(response)
 
     async def create_event(self, namespace: str, body: Mapping[str, Any]) -> JSON:
         """Create a core/v1 Event."""
-        response = await self._call(
+        return await self._object(
             f"create event in {namespace}",
             self._core.create_namespaced_event,
             namespace,
             dict(body),
-            _preload_content=False,
         )
-        return _json(response)
 
     # -- CustomResourceDefinitions (apiextensions.k8s.io/v1) -------------------------------
 
@@ -396,25 +377,21 @@ class KubeClient:
         """One CustomResourceDefinition, e.g. ``analysisruns.argoproj.io`` (raises
         :class:`NotFoundError`)."""
         api = k8s.ApiextensionsV1Api(self._api)
-        response = await self._call(
+        return await self._object(
             f"get customresourcedefinition {name}",
             api.read_custom_resource_definition,
             name,
-            _preload_content=False,
         )
-        return _json(response)
 
     async def create_crd(self, body: Mapping[str, Any]) -> JSON:
         """Create a CustomResourceDefinition (raises :class:`ConflictError` when it exists)."""
         api = k8s.ApiextensionsV1Api(self._api)
         name = body.get("metadata", {}).get("name", "")
-        response = await self._call(
+        return await self._object(
             f"create customresourcedefinition {name}",
             api.create_custom_resource_definition,
             dict(body),
-            _preload_content=False,
         )
-        return _json(response)
 
     async def delete_custom(
         self,
@@ -444,13 +421,10 @@ class KubeClient:
         self, plural: str, *, group: str = KARGO_GROUP, version: str = KARGO_VERSION
     ) -> list[JSON]:
         """Custom objects of one namespaced kind in every namespace."""
-        response = await self._call(
+        return await self._items(
             f"list {plural}.{group} in all namespaces",
             self._custom.list_cluster_custom_object,
             group,
             version,
             plural,
-            _preload_content=False,
         )
-        items = _json(response).get("items") or []
-        return [item for item in items if isinstance(item, dict)]
