@@ -41,6 +41,7 @@ def test_probes_json_logs_and_graceful_stop(kube: Cluster, tmp_path: Path) -> No
     finally:
         operator.stop(timeout=20)
     assert not operator.running()
+    assert operator.exit_code() == 0, "SIGTERM must stop the operator cleanly"
     lines = [line for line in operator.log().splitlines() if line.strip()]
     records = [json.loads(line) for line in lines]
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)

@@ -77,6 +77,10 @@ class OperatorProcess:
                 time.sleep(0.05)
             self._process.stop(0)
 
+    def exit_code(self) -> int | None:
+        """The last run's exit code (None while it runs or if it never started)."""
+        return None if self._process is None else self._process.exit_code()
+
     def running(self) -> bool:
         """Whether the process is alive."""
         return self._process is not None and self._process.running()
