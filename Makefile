@@ -58,12 +58,12 @@ test-unit: venv ## Unit tests only (no servers)
 
 .PHONY: cluster
 cluster: venv binaries ## Start a local control plane with the CRDs; prints the KUBECONFIG to export
-	$(BIN)/python -m shunter.devenv cluster --crds crds --kubeconfig-out .cluster/kubeconfig
+	$(BIN)/python -m shunter_devenv cluster --crds crds --kubeconfig-out .cluster/kubeconfig
 
 .PHONY: demo
 demo: venv ## The seed pipeline locally: control plane, git server, registry, operator, a new image promoted
 	tools/build-binaries.sh etcd kube-apiserver kubectl >/dev/null
-	$(BIN)/python -m shunter.devenv demo --work-dir .demo
+	$(BIN)/python -m shunter_devenv demo --work-dir .demo
 
 .PHONY: clean
 clean: ## Remove the environment and caches (not the binary cache)

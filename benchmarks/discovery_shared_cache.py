@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from shunter.api.v1alpha1.warehouse import WarehouseSpec
 from shunter.credentials.types import Credentials
-from shunter.devenv.registry import Registry
 from shunter.registries.discovery import Discoverer
+from shunter_devenv.registry import Registry
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 50
 

@@ -21,12 +21,12 @@ from shunter.api.v1alpha1.promotion import PromotionSpec, PromotionStatus
 from shunter.api.v1alpha1.promotion_task import PromotionTaskSpec
 from shunter.controllers.collections import freight_reference, with_freight
 from shunter.credentials.types import Credentials, CredentialsDatabase, CredentialType
-from shunter.devenv.gitserver import GitServer
 from shunter.promotion.context import PromotionContext
 from shunter.promotion.engine import Engine
 from shunter.promotion.step import Capabilities
 from shunter.promotion.tasks import inflate_steps
 from shunter.steps import load_builtin_steps
+from shunter_devenv.gitserver import GitServer
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 VALUES = "general:\n  lmsImageTag: old # bumped by promotions\n"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from shunter.devenv.gitserver import GitServer
-from shunter.devenv.registry import Registry
+from shunter_devenv.gitserver import GitServer
+from shunter_devenv.registry import Registry
 
 GIT_USERS = {"alice": "alice-secret-1", "bob": "b0b:with colon & space"}
 REGISTRY_USERS = {"pusher": "pusher-secret-1", "reader": "reader-secret-2"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shunter.devenv.gitserver import (
+from shunter_devenv.gitserver import (
     TEST_AUTHOR_EMAIL,
     GitRequestKind,
     GitServer,

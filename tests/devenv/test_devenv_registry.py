@@ -11,20 +11,20 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shunter.devenv.ocipush import (
+from shunter_devenv.ocipush import (
     MANIFEST_ACCEPT,
     OCI_INDEX,
     OCI_MANIFEST,
     ChallengeAuth,
     parse_challenge,
 )
-from shunter.devenv.registry import (
+from shunter_devenv.registry import (
     TOKEN_SERVICE,
     Registry,
     RegistryNotInstalledError,
     find_registry_binary,
 )
-from shunter.devenv.registry_front import RegistryRequestKind, classify
+from shunter_devenv.registry_front import RegistryRequestKind, classify
 
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 

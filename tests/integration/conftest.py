@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from shunter.devenv.cluster import Cluster, ExistingCluster
-from shunter.devenv.controlplane import ControlPlane
+from shunter_devenv.cluster import Cluster, ExistingCluster
+from shunter_devenv.controlplane import ControlPlane
 
 HERE = Path(__file__).resolve().parent
 CRD_DIR = HERE.parents[1] / "crds"

@@ -9,9 +9,9 @@ release. preprod auto-promotes (ProjectConfig) and is verified by an AnalysisTem
 
 Real: kube-apiserver, OCI registry (htpasswd), git server (Basic auth), Argo CD's
 ``Application`` CRD, the operator process (``--namespace lms-argocd``), the smoke endpoint.
-TEST DOUBLES, for what cannot run here: :class:`~shunter.devenv.argocd.ArgoCDControllerDouble`
+TEST DOUBLES, for what cannot run here: :class:`~shunter_devenv.argocd.ArgoCDControllerDouble`
 (Argo CD's application controller; resolves revisions on the real git server) and
-:class:`~shunter.devenv.jira.JiraDouble` (Jira's REST API).
+:class:`~shunter_devenv.jira.JiraDouble` (Jira's REST API).
 
 The tests share one environment and run in order; each builds on the state the previous one
 left (Freight, Stage history, git history).
@@ -32,14 +32,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shunter.cli import main as shunter_cli
-from shunter.devenv.argocd import ArgoCDControllerDouble, SyncOutcome, install_argocd_crds
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.gitserver import GitServer
-from shunter.devenv.jira import JiraDouble, JiraTransition, JiraWorkflow
-from shunter.devenv.localhttp import LocalHTTPServer, QuietHandler
-from shunter.devenv.operator import OperatorProcess
-from shunter.devenv.registry import Registry
-from shunter.devenv.waiting import wait_for
+from shunter_devenv.argocd import ArgoCDControllerDouble, SyncOutcome, install_argocd_crds
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.gitserver import GitServer
+from shunter_devenv.jira import JiraDouble, JiraTransition, JiraWorkflow
+from shunter_devenv.localhttp import LocalHTTPServer, QuietHandler
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.registry import Registry
+from shunter_devenv.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 VALUES = (ROOT / "tests" / "data" / "values" / "realistic-values.yaml").read_text()

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-from shunter.devenv.binaries import KUBE_VERSION, binary
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.controlplane import ControlPlane
-from shunter.devenv.waiting import wait_for
+from shunter_devenv.binaries import KUBE_VERSION, binary
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.controlplane import ControlPlane
+from shunter_devenv.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "shunter"

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from shunter.cli import main
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.operator import OperatorProcess
-from shunter.devenv.waiting import wait_for
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.waiting import wait_for
 
 F1 = "1111111111111111111111111111111111111111"
 F2 = "2222222222222222222222222222222222222222"

@@ -16,11 +16,11 @@ from pathlib import Path
 import kubernetes
 import pytest
 
-from shunter.devenv.binaries import KUBE_VERSION
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.controlplane import ControlPlane
-from shunter.devenv.kubectl import kubectl
-from shunter.devenv.waiting import wait_for as shared_wait_for
+from shunter_devenv.binaries import KUBE_VERSION
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.controlplane import ControlPlane
+from shunter_devenv.kubectl import kubectl
+from shunter_devenv.waiting import wait_for as shared_wait_for
 
 DEADLINE = 30.0
 
@@ -175,11 +175,11 @@ def test_controller_manager_deletes_namespaces_and_stop_leaves_no_process() -> N
 
 
 class ClusterCommand:
-    """``python -m shunter.devenv cluster`` as a child process, with its stdout read aside."""
+    """``python -m shunter_devenv cluster`` as a child process, with its stdout read aside."""
 
     def __init__(self, crd_dir: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "shunter.devenv", "cluster", "--crds", str(crd_dir)],
+            [sys.executable, "-m", "shunter_devenv", "cluster", "--crds", str(crd_dir)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -11,8 +11,8 @@ import pytest
 
 from shunter._internal.yamlio import load_manifests
 from shunter.api.v1alpha1 import ALL_KINDS
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.seed import render_seed
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.seed import render_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 INVALID_DIR = ROOT / "tests" / "data" / "manifests" / "invalid"

@@ -16,13 +16,13 @@ from shunter.api.v1alpha1.common import FreightCollection, FreightReference
 from shunter.api.v1alpha1.labels import CRED_TYPE
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
 from shunter.credentials.types import CredentialType
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.gitserver import GitServer
 from shunter.kube import KubeClient
 from shunter.promotion.step import Capabilities, StepContext
 from shunter.steps.git_clone import GitCloneConfig, GitCloneStep
 from shunter.steps.git_commit import GitCommitConfig, GitCommitStep
 from shunter.steps.git_push import GitPushConfig, GitPushStep
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.gitserver import GitServer
 
 GIT = CredentialType.GIT
 

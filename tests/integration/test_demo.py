@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from shunter.cli import main as shunter
-from shunter.devenv.demo import PROJECT, REPO, Demo, run_demo
-from shunter.devenv.waiting import wait_for
+from shunter_devenv.demo import PROJECT, REPO, Demo, run_demo
+from shunter_devenv.waiting import wait_for
 
 
 def test_demo_then_promote_prod(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

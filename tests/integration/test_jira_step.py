@@ -1,6 +1,6 @@
 """jira with its credentials Secret on a real kube-apiserver, against JiraDouble.
 
-JiraDouble (:mod:`shunter.devenv.jira`) is a test double of Jira's REST API v2: Jira is an
+JiraDouble (:mod:`shunter_devenv.jira`) is a test double of Jira's REST API v2: Jira is an
 external SaaS that cannot run here. Everything else is real: the Secret is read through a
 ``KubeClient`` from the API server, and the last tests run a Promotion through the engine
 (smoke check with ``http``, then ``jira`` under ``if: ${{ success() }}``) with expressions in
@@ -30,9 +30,6 @@ from shunter.api.v1alpha1.common import (
 )
 from shunter.api.v1alpha1.promotion import PromotionStatus, PromotionStepStatus
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.jira import JiraDouble
-from shunter.devenv.localhttp import LocalHTTPServer, QuietHandler
 from shunter.kube.client import KubeClient
 from shunter.operator.resources import KubeResourceFetcher
 from shunter.promotion.context import PromotionContext
@@ -41,6 +38,9 @@ from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import Capabilities, StepContext, StepError, TerminalStepError
 from shunter.steps import load_builtin_steps
 from shunter.steps.jira import JiraStep, idempotence_label
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.jira import JiraDouble
+from shunter_devenv.localhttp import LocalHTTPServer, QuietHandler
 
 USER = "release-bot@example.com"
 API_TOKEN = "integration-api-token-Vb55"

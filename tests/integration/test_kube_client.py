@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from shunter.devenv.cluster import Cluster
 from shunter.kube import ConflictError, KubeClient, NotFoundError
+from shunter_devenv.cluster import Cluster
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import pytest
 from shunter.api.v1alpha1.common import FreightCollection, FreightReference
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import StaticCredentialsDatabase
-from shunter.devenv.cluster import Cluster
 from shunter.kube import KubeClient
 from shunter.promotion.step import (
     Capabilities,
@@ -24,6 +23,7 @@ from shunter.promotion.step import (
 )
 from shunter.steps.set_freight_alias import SetFreightAliasStep
 from shunter.steps.set_metadata import SetMetadataStep
+from shunter_devenv.cluster import Cluster
 
 ALIAS_LABEL = "kargo.akuity.io/alias"
 

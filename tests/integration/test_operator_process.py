@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.operator import OperatorProcess
-from shunter.devenv.processes import free_port
-from shunter.devenv.waiting import wait_for
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.processes import free_port
+from shunter_devenv.waiting import wait_for
 
 
 def _status(url: str) -> int | None:

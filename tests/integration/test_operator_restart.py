@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.gitserver import GitServer
-from shunter.devenv.operator import OperatorProcess
-from shunter.devenv.registry import Registry
-from shunter.devenv.waiting import wait_for
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.gitserver import GitServer
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.registry import Registry
+from shunter_devenv.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 VALUES = (ROOT / "tests" / "data" / "values" / "realistic-values.yaml").read_text()

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.gitserver import GitServer
-from shunter.devenv.operator import OperatorProcess
-from shunter.devenv.registry import Registry
-from shunter.devenv.seed import SEED_IMAGE_PATH, render_seed
-from shunter.devenv.waiting import wait_for
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.gitserver import GitServer
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.registry import Registry
+from shunter_devenv.seed import SEED_IMAGE_PATH, render_seed
+from shunter_devenv.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "sandbox-example"

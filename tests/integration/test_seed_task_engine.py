@@ -22,9 +22,6 @@ from shunter.api.v1alpha1.promotion import PromotionSpec, PromotionStatus
 from shunter.api.v1alpha1.promotion_task import PromotionTask, PromotionTaskSpec
 from shunter.controllers.collections import freight_reference, with_freight
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.gitserver import GitServer
-from shunter.devenv.seed import render_seed
 from shunter.kube.client import KubeClient
 from shunter.promotion.context import PromotionContext
 from shunter.promotion.engine import Engine
@@ -32,6 +29,9 @@ from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import Capabilities, GitAuthor
 from shunter.promotion.tasks import inflate_stage_template
 from shunter.steps import load_builtin_steps
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.gitserver import GitServer
+from shunter_devenv.seed import render_seed
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "s3cr3t-Pa55word-for-the-seed"

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.operator import OperatorProcess
-from shunter.devenv.waiting import wait_for
 from shunter.freight import freight_id
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.waiting import wait_for
 
 NS = "stage-deletion"
 

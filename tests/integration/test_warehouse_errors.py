@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.operator import OperatorProcess
-from shunter.devenv.registry import Registry
-from shunter.devenv.waiting import wait_for
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.registry import Registry
+from shunter_devenv.waiting import wait_for
 
 NS = "warehouse-errors"
 PASSWORD = "the-registry-password"

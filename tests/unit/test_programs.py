@@ -17,7 +17,7 @@ from shunter._internal.programs import (
     minimal_env,
     run_program,
 )
-from shunter.devenv.waiting import wait_for_async
+from shunter_devenv.waiting import wait_for_async
 
 
 def test_binary_env_var() -> None:

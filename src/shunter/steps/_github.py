@@ -8,7 +8,7 @@ repository URL) and sending requests with error classification.
 
 ``SHUNTER_GITHUB_API_URL``: when set, the API base URL to use instead of the one derived from
 the host (for GitHub Enterprise installations with an unusual API address, and for tests that
-point the steps at :class:`shunter.devenv.github.GitHubDouble`). It is read at each run. It
+point the steps at :class:`shunter_devenv.github.GitHubDouble`). It is read at each run. It
 must be ``https://``; plain ``http://`` is accepted for loopback hosts only.
 
 Errors: 4xx answers (except 429) are terminal and quote GitHub's ``message`` / ``errors``;

@@ -2,7 +2,7 @@
 
 ``argocd`` (session) installs Argo CD's real ``Application`` and ``AppProject`` CRDs into the
 session's API server and creates the ``argocd`` namespace. Per test: a real git server with
-Basic auth, the :class:`~shunter.devenv.argocd.ArgoCDControllerDouble` (a TEST DOUBLE of Argo CD's
+Basic auth, the :class:`~shunter_devenv.argocd.ArgoCDControllerDouble` (a TEST DOUBLE of Argo CD's
 application controller, polling every 0.2 s) watching the test's namespace, and an async
 :class:`~shunter.kube.KubeClient`. Tests keep their Applications in their own namespace.
 """
@@ -23,12 +23,12 @@ import pytest
 from shunter.api.v1alpha1.common import FreightCollection, FreightReference
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import StaticCredentialsDatabase
-from shunter.devenv.argocd import ARGOCD_VERSION, ArgoCDControllerDouble, install_argocd_crds
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.gitserver import GitServer
-from shunter.devenv.waiting import wait_for_async
 from shunter.kube.client import KubeClient
 from shunter.promotion.step import Capabilities, StepContext, StepResult, StepRunner
+from shunter_devenv.argocd import ARGOCD_VERSION, ArgoCDControllerDouble, install_argocd_crds
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.gitserver import GitServer
+from shunter_devenv.waiting import wait_for_async
 
 GIT_USER = "argocd-repo-reader"
 GIT_PASSWORD = "argocd-Git-Secret-3f9c"

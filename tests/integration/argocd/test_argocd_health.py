@@ -7,9 +7,9 @@ from typing import Any
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.api.v1alpha1.stage import HealthState
 from shunter.argocd import check_argocd_health
-from shunter.devenv.argocd import ArgoCDControllerDouble, SyncOutcome
-from shunter.devenv.gitserver import GitServer
 from shunter.steps.argocd_update import ArgoCDUpdateStep
+from shunter_devenv.argocd import ArgoCDControllerDouble, SyncOutcome
+from shunter_devenv.gitserver import GitServer
 
 
 async def _promote(harness: Any, url: str, revision: str) -> dict[str, Any]:

@@ -10,10 +10,10 @@ import pytest
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.api.v1alpha1.stage import HealthState
 from shunter.argocd import check_argocd_health
-from shunter.devenv.argocd import ArgoCDControllerDouble, SyncOutcome
-from shunter.devenv.gitserver import GitServer
 from shunter.promotion.step import StepError
 from shunter.steps.argocd_update import ArgoCDUpdateStep
+from shunter_devenv.argocd import ArgoCDControllerDouble, SyncOutcome
+from shunter_devenv.gitserver import GitServer
 
 
 def _repo(git: GitServer, name: str = "guestbook") -> str:

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
-from shunter.devenv.argocd import ArgoCDControllerDouble, SyncOutcome
-from shunter.devenv.gitserver import GitServer
 from shunter.promotion.step import StepError, TerminalStepError
 from shunter.steps.argocd_update import ArgoCDUpdateStep
 from shunter.steps.argocd_wait import ArgoCDWaitStep
+from shunter_devenv.argocd import ArgoCDControllerDouble, SyncOutcome
+from shunter_devenv.gitserver import GitServer
 
 
 async def _synced(harness: Any, git: GitServer) -> str:

@@ -24,8 +24,6 @@ import pytest
 from pydantic import SecretStr
 
 from shunter.credentials import Credentials, CredentialType, StaticCredentialsDatabase
-from shunter.devenv.gitserver import GitServer
-from shunter.devenv.registry import Registry
 from shunter.registries import (
     CredentialKind,
     CredentialsLookup,
@@ -34,6 +32,8 @@ from shunter.registries import (
     RateLimit,
     RepositoryCredentials,
 )
+from shunter_devenv.gitserver import GitServer
+from shunter_devenv.registry import Registry
 
 REGISTRY_USERS = {"reader": "reader-Secret-7f3a", "pusher": "pusher-Secret-91c2"}
 GIT_USERS = {"gitreader": "git-Secret-5d1e"}

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1.warehouse import ChartSubscription
-from shunter.devenv.registry import Registry
-from shunter.devenv.registry_front import RegistryRequestKind
 from shunter.registries import (
     AuthenticationError,
     Discoverer,
     RepositoryNotFoundError,
     UnreachableError,
 )
+from shunter_devenv.registry import Registry
+from shunter_devenv.registry_front import RegistryRequestKind
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 HELM_CONTENT = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"

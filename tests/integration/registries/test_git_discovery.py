@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1.warehouse import GitSubscription, WarehouseSpec
-from shunter.devenv.gitserver import GitRequestKind, GitServer
 from shunter.registries import (
     AuthenticationError,
     Discoverer,
@@ -20,6 +19,7 @@ from shunter.registries import (
     RepositoryNotFoundError,
     UnreachableError,
 )
+from shunter_devenv.gitserver import GitRequestKind, GitServer
 
 T0 = dt.datetime(2025, 1, 10, 9, 0, tzinfo=dt.UTC)
 AUTHOR = "Ada Tester <ada@shunter.invalid>"

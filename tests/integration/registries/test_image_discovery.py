@@ -16,8 +16,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from shunter.api.v1alpha1.warehouse import ImageSubscription, WarehouseSpec
-from shunter.devenv.registry import Registry
-from shunter.devenv.registry_front import RegistryRequestKind
 from shunter.registries import (
     AuthenticationError,
     Discoverer,
@@ -27,6 +25,8 @@ from shunter.registries import (
     UnreachableError,
 )
 from shunter.registries.oci import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, parse_repository
+from shunter_devenv.registry import Registry
+from shunter_devenv.registry_front import RegistryRequestKind
 
 BASE_TIME = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.UTC)
 SEED_ALLOW_TAGS = r"^\d{4}-\d{2}-\d{2}_\d{4}-\w{7}$"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1.warehouse import WarehouseSpec
-from shunter.devenv.registry import Registry
 from shunter.freight import freight_id
 from shunter.registries import Discoverer, RepositoryNotFoundError
+from shunter_devenv.registry import Registry
 
 T0 = dt.datetime(2025, 2, 1, tzinfo=dt.UTC)
 INDEX = b"entries:\n  guestbook:\n  - version: 0.3.0\n  - version: 0.4.1\n"

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.localhttp import LocalHTTPServer, QuietHandler
 from shunter.kube import KubeClient
 from shunter.verification import RolloutsCRDs, ensure_rollouts_crds
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.localhttp import LocalHTTPServer, QuietHandler
 
 
 @pytest.fixture

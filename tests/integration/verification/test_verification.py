@@ -16,8 +16,6 @@ import pytest
 
 from shunter.api.v1alpha1.common import VerificationPhase
 from shunter.api.v1alpha1.stage import Stage
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.waiting import wait_for_async
 from shunter.kube import KubeClient, NotFoundError
 from shunter.verification import (
     ANALYSIS_RUNS,
@@ -34,6 +32,8 @@ from shunter.verification import (
     start_verification,
 )
 from shunter.verification.crds import crd_name, is_shunter_crd
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.waiting import wait_for_async
 
 COLLECTION = "5a1e1c7d0c6b1f0e8d7a5b3c2e1f0a9b8c7d6e5f"
 FREIGHT = "47b33c0c92b54439e5eb7fb80ecc83f8626fe390"

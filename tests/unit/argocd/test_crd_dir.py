@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shunter.devenv.argocd import CRD_DIR_ENV, CRD_FILES, ArgoCDSetupError, argocd_crd_dir
+from shunter_devenv.argocd import CRD_DIR_ENV, CRD_FILES, ArgoCDSetupError, argocd_crd_dir
 
 
 def test_override_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from shunter.devenv.gitserver import GitServer
 from shunter.git import RepoCredentials
+from shunter_devenv.gitserver import GitServer
 
 USERS = {"alice": "alice-Secret-pw-1234", "bob": "b0b:with colon & space/@%+"}
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from shunter.devenv.gitserver import GitServer
 from shunter.git import (
     BareRepo,
     GitAuthenticationError,
@@ -22,6 +21,7 @@ from shunter.git import (
     RepoCredentials,
     WorkTree,
 )
+from shunter_devenv.gitserver import GitServer
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 AUTHOR = GitIdentity("Shunter Bot", "bot@shunter.invalid")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shunter.devenv.gitserver import GitServer
 from shunter.git import BareRepo, GitError, GitIdentity, InvalidRefError, RepoCredentials
+from shunter_devenv.gitserver import GitServer
 
 AUTHOR = GitIdentity("Shunter Bot", "bot@shunter.invalid")
 

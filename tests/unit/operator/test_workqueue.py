@@ -6,8 +6,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from shunter.devenv.waiting import wait_for_async
 from shunter.operator.workqueue import Reconciled, WorkQueue
+from shunter_devenv.waiting import wait_for_async
 
 
 async def _until(cond: Callable[[], bool], within: float = 5.0) -> None:

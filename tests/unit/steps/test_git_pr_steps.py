@@ -1,7 +1,7 @@
 """git-open-pr, git-wait-for-pr, git-merge-pr against GitHubDouble backed by a real git server.
 
 GitHub cannot be reached here, so the steps talk real HTTP to
-:class:`shunter.devenv.github.GitHubDouble` (a test double of GitHub's pull-request REST API),
+:class:`shunter_devenv.github.GitHubDouble` (a test double of GitHub's pull-request REST API),
 pointed at through ``SHUNTER_GITHUB_API_URL``. The double's repository is a bare repository of
 a real :class:`GitServer`, so a merge really moves ``main``.
 """
@@ -20,13 +20,13 @@ from pydantic import SecretStr
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import Credentials, CredentialType, StaticCredentialsDatabase
-from shunter.devenv.github import GitHubDouble
-from shunter.devenv.gitserver import GitServer
 from shunter.promotion.step import StepContext, StepResult, TerminalStepError
 from shunter.steps._github import API_URL_ENV, github_repo
 from shunter.steps.git_merge_pr import GitMergePRStep
 from shunter.steps.git_open_pr import GitOpenPRStep
 from shunter.steps.git_wait_for_pr import GitWaitForPRStep
+from shunter_devenv.github import GitHubDouble
+from shunter_devenv.gitserver import GitServer
 
 #: The fixtures of conftest.py (``run_step``, ``config_error``).
 RunStep = Callable[..., Awaitable[StepResult]]

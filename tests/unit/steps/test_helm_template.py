@@ -9,10 +9,10 @@ import pytest
 from ruamel.yaml import YAML
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
-from shunter.devenv.binaries import binary
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
 from shunter.steps._render import ObjectMeta
 from shunter.steps.helm_template import HelmTemplateStep, flat_file_name
+from shunter_devenv.binaries import binary
 
 CHART_YAML = "apiVersion: v2\nname: lms\nversion: 0.1.0\n"
 VALUES = "image:\n  repository: nginx\n  tag: '1.0'\nreplicas: 1\nnote: default\n"

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
-from shunter.devenv.localhttp import LocalHTTPServer, QuietHandler
-from shunter.devenv.selfsigned import server_ssl_context, write_server_tls
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
 from shunter.steps.http import HTTPStep, canonical_header_key
+from shunter_devenv.localhttp import LocalHTTPServer, QuietHandler
+from shunter_devenv.selfsigned import server_ssl_context, write_server_tls
 
 
 @dataclass

@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 import pytest
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
-from shunter.devenv.localhttp import LocalHTTPServer, QuietHandler, write_chunk, write_last_chunk
-from shunter.devenv.selfsigned import server_ssl_context, write_server_tls
 from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
 from shunter.steps.http_download import HTTPDownloadStep
+from shunter_devenv.localhttp import LocalHTTPServer, QuietHandler, write_chunk, write_last_chunk
+from shunter_devenv.selfsigned import server_ssl_context, write_server_tls
 
 PAYLOAD = bytes(range(256)) * 64  # 16 KiB of binary data
 

@@ -1,7 +1,7 @@
 """jira: the step against JiraDouble, a test double of Jira's REST API v2 on 127.0.0.1.
 
 Jira is an external SaaS that cannot run here, so the step talks real HTTP to
-:class:`shunter.devenv.jira.JiraDouble`. The credentials Secret comes from ``SecretStore``, a
+:class:`shunter_devenv.jira.JiraDouble`. The credentials Secret comes from ``SecretStore``, a
 stand-in for the Kubernetes API's Secret read (the same ``get_secret(namespace, name)`` a
 ``KubeClient`` offers); tests/integration/test_jira_step.py reads it from a real API server.
 """
@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
-from shunter.devenv.jira import JiraDouble, JiraFault, JiraTransition, JiraWorkflow
-from shunter.devenv.selfsigned import server_ssl_context, write_server_tls
 from shunter.kube.client import NotFoundError
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
 from shunter.steps.jira import JiraStep, idempotence_label
+from shunter_devenv.jira import JiraDouble, JiraFault, JiraTransition, JiraWorkflow
+from shunter_devenv.selfsigned import server_ssl_context, write_server_tls
 
 USER = "release-bot@example.com"
 API_TOKEN = "cloud-api-token-Zq81x"

@@ -9,7 +9,6 @@ import pytest
 from ruamel.yaml import YAML
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
-from shunter.devenv.binaries import binary
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
 from shunter.steps._render import ObjectMeta
 from shunter.steps.kustomize_build import (
@@ -17,6 +16,7 @@ from shunter.steps.kustomize_build import (
     kargo_file_name,
     kustomize_file_name,
 )
+from shunter_devenv.binaries import binary
 
 DEPLOY = """\
 apiVersion: apps/v1

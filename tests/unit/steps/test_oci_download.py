@@ -15,9 +15,9 @@ from pydantic import SecretStr
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import Credentials, CredentialType, StaticCredentialsDatabase
-from shunter.devenv.registry import Registry
 from shunter.promotion.step import Capabilities, StepContext, StepError, TerminalStepError
 from shunter.steps.oci_download import OCIDownloadConfig, OCIDownloadStep
+from shunter_devenv.registry import Registry
 
 USER = "puller"
 PASSWORD = "dl-Secret-7f3a"

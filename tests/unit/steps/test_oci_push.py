@@ -13,9 +13,9 @@ from pydantic import SecretStr
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import Credentials, CredentialType, StaticCredentialsDatabase
-from shunter.devenv.registry import Registry
 from shunter.promotion.step import Capabilities, StepContext, StepResult, TerminalStepError
 from shunter.steps.oci_push import OCIPushConfig, OCIPushStep, split_annotations
+from shunter_devenv.registry import Registry
 
 USER = "pusher"
 PASSWORD = "push-Secret-4d1e"

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from shunter.devenv.localhttp import LocalHTTPServer, QuietHandler
 from shunter.verification.runner import AnalysisRunner
+from shunter_devenv.localhttp import LocalHTTPServer, QuietHandler
 
 
 @dataclass(frozen=True)

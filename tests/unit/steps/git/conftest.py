@@ -19,8 +19,8 @@ from pydantic import SecretStr
 
 from shunter.api.v1alpha1.common import FreightCollection, FreightReference
 from shunter.credentials.types import Credentials, CredentialType, StaticCredentialsDatabase
-from shunter.devenv.gitserver import GitServer
 from shunter.promotion.step import Capabilities, GitAuthor, StepContext, StepResult, StepRunner
+from shunter_devenv.gitserver import GitServer
 
 PASSWORD = "alice-Step-pw-5678"
 

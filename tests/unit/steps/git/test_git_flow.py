@@ -14,11 +14,11 @@ from pydantic import SecretStr
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import Credentials
-from shunter.devenv.gitserver import GitRequestKind
 from shunter.promotion.step import StepError, StepResult
 from shunter.steps.git_clone import GitCloneStep
 from shunter.steps.git_commit import GitCommitStep
 from shunter.steps.git_push import Backoff, GitPushStep
+from shunter_devenv.gitserver import GitRequestKind
 
 PROMOTIONS = 20
 #: Racing promotions cost O(n^2) fetch/rebase/push rounds; fewer keep the test quick.

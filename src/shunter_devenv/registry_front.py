@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shunter.devenv.localhttp import (
+from shunter_devenv.localhttp import (
     LocalHTTPServer,
     QuietHandler,
     RequestBodyError,
@@ -29,8 +29,8 @@ from shunter.devenv.localhttp import (
     write_chunk,
     write_last_chunk,
 )
-from shunter.devenv.ocipush import PUSHER_USER_AGENT
-from shunter.devenv.registry_token import TokenIssuer
+from shunter_devenv.ocipush import PUSHER_USER_AGENT
+from shunter_devenv.registry_token import TokenIssuer
 
 __all__ = ["TOKEN_PATH", "RegistryFront", "RegistryRequest", "RegistryRequestKind", "classify"]
 

@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from shunter.devenv.binaries import binary
+from shunter_devenv.binaries import binary
 
 __all__ = ["FIELD_MANAGER", "KubectlError", "apply", "install_crds", "kubectl"]
 

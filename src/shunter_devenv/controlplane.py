@@ -33,10 +33,10 @@ from typing import Self, TextIO
 
 import yaml
 
-from shunter.devenv.binaries import find_binaries
-from shunter.devenv.cluster import Cluster, UnknownUserError
-from shunter.devenv.kubectl import apply, install_crds, kubectl
-from shunter.devenv.processes import ManagedProcess, free_port
+from shunter_devenv.binaries import find_binaries
+from shunter_devenv.cluster import Cluster, UnknownUserError
+from shunter_devenv.kubectl import apply, install_crds, kubectl
+from shunter_devenv.processes import ManagedProcess, free_port
 
 __all__ = [
     "ADMIN_GROUP",

@@ -20,7 +20,7 @@ Authentication: ``Authorization: Bearer <token>`` or ``token <token>`` for a tok
 credentials"}``. Unknown repositories are 404 ``{"message": "Not Found"}``.
 
 Git backing: a repository added with ``add_repo(..., git_repo=name)`` refers to a bare
-repository of a real :class:`shunter.devenv.gitserver.GitServer`. Then branches must exist, the
+repository of a real :class:`shunter_devenv.gitserver.GitServer`. Then branches must exist, the
 head's sha is the branch's real tip, ``mergeable`` is computed with ``git merge-tree`` (a
 conflict is ``mergeable: false``, ``mergeable_state: dirty``), and a merge really happens in the
 bare repository with plumbing: ``merge-tree --write-tree`` gives the merged tree,
@@ -51,8 +51,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from shunter.devenv.gitserver import GitServer
-from shunter.devenv.localhttp import LocalHTTPServer, QuietHandler
+from shunter_devenv.gitserver import GitServer
+from shunter_devenv.localhttp import LocalHTTPServer, QuietHandler
 
 __all__ = ["GitHubDouble", "GitHubRequest"]
 

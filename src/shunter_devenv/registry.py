@@ -38,16 +38,16 @@ from typing import Any, Literal, Self
 import bcrypt
 import httpx
 
-from shunter.devenv.ocipush import Manifest, OCIPusher
-from shunter.devenv.processes import ManagedProcess, free_port
-from shunter.devenv.registry_front import (
+from shunter_devenv.ocipush import Manifest, OCIPusher
+from shunter_devenv.processes import ManagedProcess, free_port
+from shunter_devenv.registry_front import (
     TOKEN_PATH,
     RegistryFront,
     RegistryRequest,
     RegistryRequestKind,
 )
-from shunter.devenv.registry_token import TokenIssuer
-from shunter.devenv.selfsigned import TLSFiles, server_ssl_context, write_server_tls
+from shunter_devenv.registry_token import TokenIssuer
+from shunter_devenv.selfsigned import TLSFiles, server_ssl_context, write_server_tls
 
 __all__ = [
     "APT_PACKAGE",

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from shunter.devenv.processes import ManagedProcess
+from shunter_devenv.processes import ManagedProcess
 
 __all__ = ["OperatorProcess"]
 

@@ -1,4 +1,4 @@
-"""Command line of the local development environment: ``python -m shunter.devenv <command>``.
+"""Command line of the local development environment: ``python -m shunter_devenv <command>``.
 
 Commands live in the :data:`COMMANDS` dispatch table (name -> arguments + handler); add a
 :class:`Command` there to add one.
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from shunter.devenv.binaries import BinariesError, repo_root
-from shunter.devenv.controlplane import ControlPlane, ControlPlaneError
-from shunter.devenv.kubectl import KubectlError
+from shunter_devenv.binaries import BinariesError, repo_root
+from shunter_devenv.controlplane import ControlPlane, ControlPlaneError
+from shunter_devenv.kubectl import KubectlError
 
 __all__ = ["COMMANDS", "Command", "main"]
 
@@ -120,7 +120,7 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from shunter.devenv.demo import run_demo  # noqa: PLC0415 - only this command needs it
+    from shunter_devenv.demo import run_demo  # noqa: PLC0415 - only this command needs it
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
     return run_demo(args.work_dir.resolve(), wait=not args.exit)
@@ -142,7 +142,7 @@ COMMANDS: dict[str, Command] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m shunter.devenv", description="shunter's local development environment"
+        prog="python -m shunter_devenv", description="shunter's local development environment"
     )
     subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():

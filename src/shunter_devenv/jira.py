@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from shunter.devenv.localhttp import LocalHTTPServer, QuietHandler
+from shunter_devenv.localhttp import LocalHTTPServer, QuietHandler
 
 __all__ = [
     "DEFAULT_WORKFLOW",

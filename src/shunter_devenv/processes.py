@@ -4,7 +4,7 @@ Every server is started in its own process group (so a stop reaches anything it 
 output going to a log file. On Linux the child also asks the kernel (``PR_SET_PDEATHSIG``) for a
 SIGKILL when its parent dies, so even a ``kill -9`` of the test run takes the servers down.
 Caveat of that kernel feature: "parent" is the *thread* that started the child; start servers
-from a thread that outlives them (the main thread, in tests and in ``python -m shunter.devenv``).
+from a thread that outlives them (the main thread, in tests and in ``python -m shunter_devenv``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ __all__ = [
     "render_seed",
 ]
 
-SEED_DIR = Path(__file__).resolve().parents[3] / "examples" / "seed"
+SEED_DIR = Path(__file__).resolve().parents[2] / "examples" / "seed"
 SEED_REGISTRY_HOST = "us-east1-docker.pkg.dev"
 SEED_IMAGE_PATH = "container/main-containers/example-container"
 SEED_GIT_BASE = "https://github.com"

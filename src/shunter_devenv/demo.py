@@ -22,13 +22,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shunter.devenv.binaries import find_binaries, repo_root
-from shunter.devenv.controlplane import ControlPlane
-from shunter.devenv.gitserver import GitServer
-from shunter.devenv.operator import OperatorProcess
-from shunter.devenv.registry import Registry
-from shunter.devenv.seed import SEED_DIR, SEED_IMAGE_PATH, render_seed
-from shunter.devenv.waiting import wait_for
+from shunter_devenv.binaries import find_binaries, repo_root
+from shunter_devenv.controlplane import ControlPlane
+from shunter_devenv.gitserver import GitServer
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.registry import Registry
+from shunter_devenv.seed import SEED_DIR, SEED_IMAGE_PATH, render_seed
+from shunter_devenv.waiting import wait_for
 
 __all__ = ["Demo", "run_demo"]
 

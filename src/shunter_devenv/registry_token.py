@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from shunter.devenv.selfsigned import CertificateAuthority
+from shunter_devenv.selfsigned import CertificateAuthority
 
 __all__ = ["TokenIssuer", "TokenResponse"]
 

@@ -1,7 +1,7 @@
 """A Kubernetes cluster reached through a kubeconfig, as the tests and the demo see it.
 
 :class:`Cluster` is the common face of the local control plane
-(:class:`shunter.devenv.controlplane.ControlPlane`) and of an existing cluster named by a
+(:class:`shunter_devenv.controlplane.ControlPlane`) and of an existing cluster named by a
 kubeconfig file (:class:`ExistingCluster`, e.g. a kind cluster on a machine with Docker).
 """
 
@@ -11,7 +11,7 @@ import abc
 import subprocess
 from pathlib import Path
 
-from shunter.devenv import kubectl as _kubectl
+from shunter_devenv import kubectl as _kubectl
 
 __all__ = ["Cluster", "ExistingCluster", "UnknownUserError"]
 
@@ -52,7 +52,7 @@ class Cluster(abc.ABC):
     def kubectl(
         self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 120.0
     ) -> subprocess.CompletedProcess[str]:
-        """Run kubectl as the administrator; see :func:`shunter.devenv.kubectl.kubectl`."""
+        """Run kubectl as the administrator; see :func:`shunter_devenv.kubectl.kubectl`."""
         return _kubectl.kubectl(
             self.kubeconfig_path,
             *args,

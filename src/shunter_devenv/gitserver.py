@@ -37,7 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self, cast
 
-from shunter.devenv.localhttp import (
+from shunter_devenv.localhttp import (
     LocalHTTPServer,
     QuietHandler,
     RequestBodyError,
@@ -47,7 +47,7 @@ from shunter.devenv.localhttp import (
     write_chunk,
     write_last_chunk,
 )
-from shunter.devenv.selfsigned import TLSFiles, server_ssl_context, write_server_tls
+from shunter_devenv.selfsigned import TLSFiles, server_ssl_context, write_server_tls
 
 __all__ = [
     "DEFAULT_USERS",

@@ -35,10 +35,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.kubectl import FIELD_MANAGER
-from shunter.devenv.waiting import wait_for
 from shunter.kube.client import ConflictError, KubeClient, KubeError, NotFoundError
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.kubectl import FIELD_MANAGER
+from shunter_devenv.waiting import wait_for
 
 __all__ = [
     "ARGOCD_MODULE",
