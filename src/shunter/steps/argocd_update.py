@@ -58,8 +58,8 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps._argocd import AppTargetConfig, apps_output, argocd_client
-from shunter.steps._git_common import empty_to_none
+from shunter.providers.argocd import AppTargetConfig, apps_output, argocd_client
+from shunter.steps_support.git_common import empty_to_none
 
 __all__ = [
     "POLL_INTERVAL",

@@ -42,7 +42,7 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps._argocd import AppTargetConfig, apps_output, argocd_client
+from shunter.providers.argocd import AppTargetConfig, apps_output, argocd_client
 
 __all__ = [
     "DEFAULT_WAIT_FOR",

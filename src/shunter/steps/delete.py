@@ -1,8 +1,8 @@
 """The ``delete`` step: delete files and directories inside the work directory.
 
 Config: exactly one of ``path`` or ``paths[]``; ``pathsAreGlobs`` (default false) reads them
-as doublestar glob patterns (see :mod:`shunter.steps._glob`); ``strict`` (default false) makes
-a missing path or a pattern that matches nothing an error.
+as doublestar glob patterns (see :mod:`shunter.steps_support.glob`); ``strict`` (default
+false) makes a missing path or a pattern that matches nothing an error.
 
 A symbolic link is deleted as a link, never followed; the parent directories of a path may
 be links only when they resolve inside the work directory. The work directory itself cannot
@@ -30,7 +30,7 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps._glob import GlobPatternError, glob_workdir
+from shunter.steps_support.glob import GlobPatternError, glob_workdir
 
 __all__ = ["DeleteConfig", "DeleteStep"]
 

@@ -27,7 +27,7 @@ from shunter.git import (
 )
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
-from shunter.steps._git_common import (
+from shunter.steps_support.git_common import (
     GitAuthorConfig,
     empty_to_none,
     git_step_error,

@@ -40,7 +40,7 @@ from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.git import check_ref_name
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepError, StepResult
-from shunter.steps._github import GitHubClient, PullRequestConfig, open_github, pr_output
+from shunter.providers.github import GitHubClient, PullRequestConfig, open_github, pr_output
 
 __all__ = ["GitOpenPRConfig", "GitOpenPRStep"]
 

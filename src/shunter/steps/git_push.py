@@ -44,7 +44,7 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps._git_common import (
+from shunter.steps_support.git_common import (
     GitProvider,
     commit_url,
     empty_to_none,

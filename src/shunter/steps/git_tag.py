@@ -21,7 +21,7 @@ from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.git import GitError
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult
-from shunter.steps._git_common import git_step_error, load_worktree
+from shunter.steps_support.git_common import git_step_error, load_worktree
 
 __all__ = ["GitTagConfig", "GitTagStep"]
 

@@ -29,7 +29,7 @@ from pydantic import Field, field_validator
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
-from shunter.steps._github import (
+from shunter.providers.github import (
     PullRequestConfig,
     check_duration,
     open_github,

@@ -39,7 +39,7 @@ from shunter._internal.programs import (
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
-from shunter.steps._render import (
+from shunter.steps_support.render import (
     ObjectMeta,
     check_tree_inside,
     decode_output,

@@ -25,7 +25,7 @@ Decision, in this order:
 4. otherwise **Running**, polled again after ``pollInterval``.
 
 Responses over 2 MiB are an error; connections to link-local addresses are refused
-(:mod:`shunter.steps._safehttp`).
+(:mod:`shunter.providers.safehttp`).
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps._responses import read_capped_body
-from shunter.steps._safehttp import environment_proxy, safe_async_client
+from shunter.providers.safehttp import environment_proxy, safe_async_client
+from shunter.steps_support.responses import read_capped_body
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",

@@ -7,7 +7,7 @@ parent directories are created); ``allowOverwrite`` (default false: an existing 
 ``timeout`` (whole download, Go duration, default 5m). No outputs.
 
 Behaviour: one ``GET`` through the link-local-refusing transport of
-:mod:`shunter.steps._safehttp` (the environment's proxy settings apply, up to 10 redirects);
+:mod:`shunter.providers.safehttp` (the environment's proxy settings apply, up to 10 redirects);
 a non-2xx status is a failure that may be retried; a body over 100 MiB is refused (at once when
 ``Content-Length`` says so, terminal; otherwise when the limit is crossed); the body is streamed
 to a temporary file next to ``outPath`` and renamed over it only when complete, so a failed
@@ -39,9 +39,9 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps._atomicwrite import atomic_file
-from shunter.steps._safehttp import environment_proxy, safe_async_client
+from shunter.providers.safehttp import environment_proxy, safe_async_client
 from shunter.steps.http import HTTPHeader, HTTPQueryParam
+from shunter.steps_support.atomicwrite import atomic_file
 
 __all__ = [
     "DEFAULT_DOWNLOAD_TIMEOUT",

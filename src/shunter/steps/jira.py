@@ -60,8 +60,8 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps._responses import read_capped_body, status_error
-from shunter.steps._safehttp import environment_proxy, safe_async_client
+from shunter.providers.safehttp import environment_proxy, safe_async_client
+from shunter.steps_support.responses import read_capped_body, status_error
 
 __all__ = [
     "DEFAULT_TIMEOUT",

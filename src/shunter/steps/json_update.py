@@ -5,7 +5,7 @@ is a dotted path (``\\.`` escapes a dot, numbers index arrays, ``-1`` appends), 
 string, number, boolean or null. Output ``commitMessage``: ``Updated <path>`` followed by one
 ``- <key>: <value>`` line per update (strings Go-quoted), as Kargo writes it.
 
-Editing rules are those of :mod:`shunter.steps._jsonedit`.
+Editing rules are those of :mod:`shunter.edit.json`.
 
 Differences from Kargo (which uses tidwall/sjson): new members are laid out like their
 neighbours instead of being appended compactly; an index past the end of an array is an error
@@ -22,11 +22,11 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.edit.json import JsonScalar, JsonUpdateError, set_json_values
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
-from shunter.steps._files import read_text, write_text
-from shunter.steps._jsonedit import JsonScalar, JsonUpdateError, set_json_values
-from shunter.steps._messages import update_commit_message
+from shunter.steps_support.files import read_text, write_text
+from shunter.steps_support.messages import update_commit_message
 
 __all__ = ["JSONUpdate", "JSONUpdateConfig", "JSONUpdateStep"]
 

@@ -40,6 +40,8 @@ from ruamel.yaml.tokens import CommentToken
 
 from shunter.api.v1alpha1.common import FreightCollection
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.edit.yaml_scalar import plain_is_safe
+from shunter.edit.yaml_tree import detect_indentation
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -48,9 +50,7 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps._files import read_text, write_text
-from shunter.steps._yamlscalar import plain_is_safe
-from shunter.steps._yamltree import detect_indentation
+from shunter.steps_support.files import read_text, write_text
 
 __all__ = [
     "KUSTOMIZATION_FILE_NAMES",

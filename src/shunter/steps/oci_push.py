@@ -44,6 +44,13 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
+from shunter.providers.oci import (
+    OCIReference,
+    oci_client,
+    parse_oci_reference,
+    registry_credentials,
+)
+from shunter.providers.oci import step_error as _step_error
 from shunter.registries.auth import BasicCredentials
 from shunter.registries.errors import DiscoveryError
 from shunter.registries.oci import (
@@ -54,8 +61,6 @@ from shunter.registries.oci import (
     Manifest,
     OCIClient,
 )
-from shunter.steps._oci import OCIReference, oci_client, parse_oci_reference, registry_credentials
-from shunter.steps._oci import step_error as _step_error
 
 __all__ = [
     "DEFAULT_MAX_ARTIFACT_BYTES",

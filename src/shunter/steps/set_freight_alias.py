@@ -25,7 +25,7 @@ from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.kube import KubeError, NotFoundError
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
-from shunter.steps._kubeclient import kube_client
+from shunter.steps_support.kubeclient import kube_client
 
 __all__ = ["ALIAS_PATTERN", "SetFreightAliasConfig", "SetFreightAliasStep"]
 

@@ -26,7 +26,7 @@ from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.kube import ConflictError, KubeClient, KubeError, NotFoundError
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepError, StepResult
-from shunter.steps._kubeclient import kube_client
+from shunter.steps_support.kubeclient import kube_client
 
 __all__ = ["MetadataUpdate", "SetMetadataConfig", "SetMetadataStep", "merge_patch_for"]
 

@@ -7,7 +7,7 @@ a string, number or boolean. Output ``commitMessage``: ``Updated <path>`` follow
 as Kargo writes it.
 
 Editing rules (existing scalar keys only, comments and layout kept, every edit checked) are
-those of :mod:`shunter.steps._tomledit`.
+those of :mod:`shunter.edit.toml`.
 
 Differences from Kargo (which splices the new value's go-toml encoding at the old value's byte
 offsets): a literal string (``'...'``) stays literal and any other string becomes a basic one
@@ -24,10 +24,10 @@ from typing import Any, ClassVar
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.edit.toml import TomlUpdateError, set_toml_values, toml_value_text
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
-from shunter.steps._files import read_text, write_text
-from shunter.steps._tomledit import TomlUpdateError, set_toml_values, toml_value_text
+from shunter.steps_support.files import read_text, write_text
 
 __all__ = ["TOMLUpdate", "TOMLUpdateConfig", "TOMLUpdateStep", "toml_commit_message"]
 

@@ -40,7 +40,7 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps._atomicwrite import atomic_file
+from shunter.steps_support.atomicwrite import atomic_file
 
 __all__ = ["MAX_INPUT_BYTES", "YAMLMergeConfig", "YAMLMergeStep", "merge_yaml_texts"]
 

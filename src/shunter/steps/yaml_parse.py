@@ -24,7 +24,7 @@ from ruamel.yaml.error import YAMLError
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
-from shunter.steps._parsefile import ParseConfig, extract_outputs, read_document_bytes
+from shunter.steps_support.parsefile import ParseConfig, extract_outputs, read_document_bytes
 
 __all__ = ["YAMLParseConfig", "YAMLParseStep"]
 

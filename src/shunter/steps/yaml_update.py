@@ -6,7 +6,7 @@ boolean or null. Output ``commitMessage``: ``Updated <path>`` followed by one
 ``- <key>: <value>`` line per update, as Kargo writes it.
 
 Editing rules (first document only, in-place edits, created keys, checks) are those of
-:mod:`shunter.steps._yamledit`.
+:mod:`shunter.edit.yaml`.
 
 Differences from Kargo (whose yaml-update rewrites the value's line from the value's column
 on): a comment after the value and the value's quote style survive here, and a missing key is
@@ -24,12 +24,12 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.edit.yaml import YamlUpdateError, set_yaml_values
+from shunter.edit.yaml_scalar import ScalarValue
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
-from shunter.steps._files import read_text, write_text
-from shunter.steps._messages import update_commit_message
-from shunter.steps._yamledit import YamlUpdateError, set_yaml_values
-from shunter.steps._yamlscalar import ScalarValue
+from shunter.steps_support.files import read_text, write_text
+from shunter.steps_support.messages import update_commit_message
 
 __all__ = ["YAMLUpdate", "YAMLUpdateConfig", "YAMLUpdateStep"]
 

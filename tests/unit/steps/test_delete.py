@@ -10,8 +10,8 @@ import pytest
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
-from shunter.steps._glob import GlobPatternError, compile_glob
 from shunter.steps.delete import DeleteStep
+from shunter.steps_support.glob import GlobPatternError, compile_glob
 
 
 def lexists(path: Path) -> bool:

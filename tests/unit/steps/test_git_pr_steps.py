@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import Credentials, CredentialType, StaticCredentialsDatabase
 from shunter.promotion.step import StepContext, StepResult, TerminalStepError
-from shunter.steps._github import API_URL_ENV, github_repo
+from shunter.providers.github import API_URL_ENV, github_repo
 from shunter.steps.git_merge_pr import GitMergePRStep
 from shunter.steps.git_open_pr import GitOpenPRStep
 from shunter.steps.git_wait_for_pr import GitWaitForPRStep

@@ -10,8 +10,8 @@ from ruamel.yaml import YAML
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
-from shunter.steps._render import ObjectMeta
 from shunter.steps.helm_template import HelmTemplateStep, flat_file_name
+from shunter.steps_support.render import ObjectMeta
 from shunter_devenv.binaries import binary
 
 CHART_YAML = "apiVersion: v2\nname: lms\nversion: 0.1.0\n"

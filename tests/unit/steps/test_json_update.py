@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.edit.json import JsonUpdateError, set_json_values
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
-from shunter.steps._jsonedit import JsonUpdateError, set_json_values
-from shunter.steps._messages import update_commit_message
 from shunter.steps.json_update import JSONUpdateStep
+from shunter.steps_support.messages import update_commit_message
 
 PRETTY = """{
   "name": "lms",

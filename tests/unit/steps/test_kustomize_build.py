@@ -10,12 +10,12 @@ from ruamel.yaml import YAML
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
-from shunter.steps._render import ObjectMeta
 from shunter.steps.kustomize_build import (
     KustomizeBuildStep,
     kargo_file_name,
     kustomize_file_name,
 )
+from shunter.steps_support.render import ObjectMeta
 from shunter_devenv.binaries import binary
 
 DEPLOY = """\

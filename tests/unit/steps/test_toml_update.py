@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.edit.toml import TomlUpdateError, set_toml_values, toml_value_text
 from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
-from shunter.steps._tomledit import TomlUpdateError, set_toml_values, toml_value_text
 from shunter.steps.toml_update import TOMLUpdateStep
 
 CARGO = """\

@@ -11,11 +11,11 @@ import pytest
 from ruamel.yaml import YAML
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.edit.yaml import YamlUpdateError, set_yaml_values
+from shunter.edit.yaml_tree import Indentation, detect_indentation
 from shunter.promotion.step import StepContext, StepError, TerminalStepError
-from shunter.steps._messages import update_commit_message
-from shunter.steps._yamledit import YamlUpdateError, set_yaml_values
-from shunter.steps._yamltree import Indentation, detect_indentation
 from shunter.steps.yaml_update import YAMLUpdateStep
+from shunter.steps_support.messages import update_commit_message
 
 FIXTURE = Path(__file__).parents[2] / "data" / "values" / "realistic-values.yaml"
 NEW_TAG = "2026-11-26_1200-abc1234"

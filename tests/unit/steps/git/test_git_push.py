@@ -10,10 +10,10 @@ from pydantic import ValidationError
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import StepError, TerminalStepError
-from shunter.steps._git_common import commit_url
 from shunter.steps.git_clone import GitCloneStep
 from shunter.steps.git_commit import GitCommitStep
 from shunter.steps.git_push import Backoff, GitPushConfig, GitPushStep
+from shunter.steps_support.git_common import commit_url
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

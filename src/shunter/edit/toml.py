@@ -5,7 +5,7 @@ tomlkit, which keeps comments, blank lines, key order and the layout of every un
 an edited value keeps its end-of-line comment, and a literal string (``'...'``) stays literal
 when the new value can be written that way.
 
-Rules (Kargo's): the key path (:mod:`shunter.steps._keypath`) must lead to an existing value
+Rules (Kargo's): the key path (:mod:`shunter.edit.keypath`) must lead to an existing value
 that is a scalar (string, integer, float, boolean, date/time); numeric parts index arrays and
 arrays of tables (``servers.1.host``). A missing key, an index out of range and a path that
 addresses a table or an array are errors. After the edits the new text is parsed with
@@ -24,7 +24,7 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 from tomlkit.items import Item, String, StringType
 
-from shunter.steps._keypath import KeyPart, KeyPathError, split_key
+from shunter.edit.keypath import KeyPart, KeyPathError, split_key
 
 __all__ = ["TomlScalar", "TomlUpdateError", "set_toml_values", "toml_value_text"]
 

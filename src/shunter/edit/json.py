@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from shunter.steps._keypath import KeyPart, KeyPathError, split_key
+from shunter.edit.keypath import KeyPart, KeyPathError, split_key
 
 __all__ = ["JsonScalar", "JsonUpdateError", "set_json_values"]
 

@@ -16,7 +16,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from shunter.argocd import ArgoCDClient, LabelRequirement, SelectorError, label_selector
 from shunter.kube.client import KubeClient
 from shunter.promotion.step import StepConfig, StepContext, StepError, TerminalStepError
-from shunter.steps._git_common import empty_to_none
+from shunter.steps_support.git_common import empty_to_none
 
 __all__ = [
     "KUBE_EXTRA",

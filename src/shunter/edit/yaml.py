@@ -33,9 +33,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from shunter.steps._keypath import KeyPart, KeyPathError, split_key
-from shunter.steps._yamlscalar import ScalarValue, render_key, render_scalar
-from shunter.steps._yamltree import (
+from shunter.edit.keypath import KeyPart, KeyPathError, split_key
+from shunter.edit.yaml_scalar import ScalarValue, render_key, render_scalar
+from shunter.edit.yaml_tree import (
     Indentation,
     YamlSyntaxError,
     YNode,

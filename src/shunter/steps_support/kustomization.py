@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from shunter.promotion.step import TerminalStepError
-from shunter.steps._render import check_tree_inside
+from shunter.steps_support.render import check_tree_inside
 
 __all__ = ["KustomizationInfo", "check_kustomization", "kustomization_file"]
 

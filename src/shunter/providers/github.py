@@ -35,9 +35,9 @@ from shunter.credentials.types import CredentialType
 from shunter.git import normalize_git_url
 from shunter.promotion.durations import parse_go_duration
 from shunter.promotion.step import StepConfig, StepContext, StepError, TerminalStepError
-from shunter.steps._git_common import GitProvider, empty_to_none
-from shunter.steps._responses import read_capped_body, status_error
-from shunter.steps._safehttp import environment_proxy, safe_async_client
+from shunter.providers.safehttp import environment_proxy, safe_async_client
+from shunter.steps_support.git_common import GitProvider, empty_to_none
+from shunter.steps_support.responses import read_capped_body, status_error
 
 __all__ = [
     "API_URL_ENV",
