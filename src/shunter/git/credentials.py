@@ -2,7 +2,7 @@
 
 :class:`RepoCredentials` holds the password as a :class:`pydantic.SecretStr`. The git wrapper
 hands it to git through the environment of the child process only (see
-:mod:`shunter.git._cmd`); :func:`scrub` removes it (and any ``user:password@`` in URLs) from every
+:mod:`shunter.git.runner`); :func:`scrub` removes it (and any ``user:password@`` in URLs) from every
 piece of git output that reaches a log line or an exception.
 """
 

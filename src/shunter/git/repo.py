@@ -9,7 +9,7 @@ folder (``shunter.homedir``), so a later step can re-open a working tree from it
 (:meth:`WorkTree.load`) and run git with the same private configuration.
 
 Credentials are attached to a :class:`BareRepo`/:class:`WorkTree` object (never written to
-disk) and given only to commands that talk to the remote; see :mod:`shunter.git._cmd`.
+disk) and given only to commands that talk to the remote; see :mod:`shunter.git.runner`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from shunter.git._cmd import GitResult, command_error, run_git
 from shunter.git.credentials import RepoCredentials, scrub
 from shunter.git.errors import (
     GitCommandError,
@@ -34,6 +33,7 @@ from shunter.git.errors import (
     RemoteRefNotFoundError,
 )
 from shunter.git.refs import check_commit_id, check_ref_name
+from shunter.git.runner import GitResult, command_error, run_git
 from shunter.git.urls import has_embedded_password, redact_url
 
 __all__ = ["BARE_DIR", "HOME_KEY", "BareRepo", "GitIdentity", "Timeouts", "WorkTree"]

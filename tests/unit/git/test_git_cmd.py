@@ -13,7 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from shunter.git import GitAuthenticationError, GitError, GitTimeoutError, RepoCredentials
-from shunter.git._cmd import PASSWORD_ENV, USERNAME_ENV, build_env, run_git
+from shunter.git.runner import PASSWORD_ENV, USERNAME_ENV, build_env, run_git
 from shunter_devenv.gitserver import GitServer
 from shunter_devenv.waiting import WaitTimeoutError, wait_for, wait_for_async
 
