@@ -3,7 +3,8 @@
 Owns :func:`find_program` (``SHUNTER_<NAME>_BINARY``, then ``PATH``) and :func:`run_program`:
 an argv list (never a shell), a minimal environment, a timeout, a cap on the bytes read from
 stdout and stderr together, and the whole process group killed on timeout, overflow or
-cancellation.
+cancellation. git has its own runner, :mod:`shunter.git.runner` (credentials, transports, error
+classes); nothing here starts git.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """An async wrapper around the git command-line program; it knows nothing about Kargo.
 
+:mod:`shunter.git.runner` starts every git process of the operator (promotions and discovery).
 :class:`BareRepo` clones a repository (bare, in a private home folder) and adds working trees;
 :class:`WorkTree` stages, commits, rebases and pushes. Credentials (:class:`RepoCredentials`)
 reach git only through the child process's environment, never through argv or URLs, and every
@@ -11,7 +12,9 @@ from shunter.git.errors import (
     GitAuthenticationError,
     GitCommandError,
     GitError,
+    GitRepositoryNotFoundError,
     GitTimeoutError,
+    GitUnreachableError,
     InvalidRefError,
     MergeConflictError,
     NonFastForwardError,
@@ -28,7 +31,9 @@ __all__ = [
     "GitCommandError",
     "GitError",
     "GitIdentity",
+    "GitRepositoryNotFoundError",
     "GitTimeoutError",
+    "GitUnreachableError",
     "InvalidRefError",
     "MergeConflictError",
     "NonFastForwardError",

@@ -15,7 +15,14 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-__all__ = ["MIN_SCRUB_LENGTH", "REDACTED", "RepoCredentials", "scrub", "secret_variants"]
+__all__ = [
+    "MIN_SCRUB_LENGTH",
+    "REDACTED",
+    "RepoCredentials",
+    "scrub",
+    "secret_variants",
+    "url_passwords",
+]
 
 REDACTED = "***"
 #: Secrets shorter than this are not searched for in text (they would blank out ordinary words).
@@ -61,3 +68,8 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
         if len(secret) >= MIN_SCRUB_LENGTH:
             text = text.replace(secret, REDACTED)
     return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
+
+
+def url_passwords(text: str) -> list[str]:
+    """The passwords of the ``scheme://user:password@`` URLs in ``text``, percent-decoded."""
+    return [urllib.parse.unquote(m.group(3)) for m in _URL_USERINFO.finditer(text)]

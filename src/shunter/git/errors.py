@@ -13,13 +13,18 @@ __all__ = [
     "GitAuthenticationError",
     "GitCommandError",
     "GitError",
+    "GitRepositoryNotFoundError",
     "GitTimeoutError",
+    "GitUnreachableError",
     "InvalidRefError",
     "MergeConflictError",
     "NonFastForwardError",
     "NotAWorkTreeError",
     "RemoteRefNotFoundError",
 ]
+
+#: ``GitCommandError.reason`` is cut to this many characters.
+_MAX_REASON = 300
 
 
 class GitError(Exception):
@@ -45,6 +50,17 @@ class GitCommandError(GitError):
         self.returncode = returncode
         self.stderr = stderr
 
+    @property
+    def reason(self) -> str:
+        """The line of ``stderr`` that says what failed (the last ``fatal:``/``error:`` one)."""
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        text = lines[-1] if lines else ""
+        for line in reversed(lines):
+            if line.lower().startswith(("fatal:", "error:")):
+                text = line
+                break
+        return text[:_MAX_REASON]
+
 
 class GitTimeoutError(GitCommandError):
     """A git command ran longer than its timeout and was killed."""
@@ -52,6 +68,14 @@ class GitTimeoutError(GitCommandError):
 
 class GitAuthenticationError(GitCommandError):
     """The remote refused the credentials (or asked for some and none were given)."""
+
+
+class GitRepositoryNotFoundError(GitCommandError):
+    """The remote has no such repository (or its server says 404)."""
+
+
+class GitUnreachableError(GitCommandError):
+    """The remote could not be reached: DNS, connection, TLS, or a 502/503/504 answer."""
 
 
 class NonFastForwardError(GitCommandError):

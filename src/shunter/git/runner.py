@@ -1,20 +1,35 @@
-"""The only module that starts git processes: environment, credentials, timeouts, scrubbing.
+"""The only module that starts git processes, for promotions and for discovery alike.
 
-Every git command runs through :func:`run_git`:
+Every git command of the operator runs through :func:`run_git` (the git steps through
+:mod:`shunter.git.repo`, commit discovery through :mod:`shunter.registries.git`); other programs
+(helm, kubectl, kustomize) have their own runner in :mod:`shunter._internal.programs`.
 
 * ``asyncio.create_subprocess_exec`` with an argv list (never a shell), in its own process
   group so that a timeout or a cancellation kills git *and* its helpers (``git-remote-http``).
 * A minimal environment built from scratch: ``HOME``/``XDG_CONFIG_HOME``/``GIT_CONFIG_GLOBAL``
-  point into the repository's private home folder (or at ``/dev/null``), so the operator user's
-  git configuration never leaks in; ``GIT_CONFIG_NOSYSTEM=1``; ``GIT_TERMINAL_PROMPT=0``; the C
-  locale (stable messages to parse); git's HTTP stall detector; proxies passed through.
-* Credentials never go into argv or URLs. They travel in two environment variables of the child
-  (:data:`USERNAME_ENV`, :data:`PASSWORD_ENV`), read by an inline credential helper that is
-  itself configured through ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``
-  (command-scope config, which also resets any helper from config files). Only commands that
-  talk to the remote get them. As a last guard, :func:`run_git` refuses an argv that contains
-  a secret.
-* Every log line and error message is scrubbed (:func:`shunter.git.credentials.scrub`).
+  point into the caller's private home folder (or at ``/dev/null``), so the operator user's
+  git configuration never leaks in; ``GIT_CONFIG_NOSYSTEM=1``; ``GIT_TERMINAL_PROMPT=0`` and
+  ssh in batch mode (nothing ever prompts); the C locale (stable messages to parse); git's HTTP
+  stall detector; proxies passed through.
+* One URL-scheme policy: only the ``https``, ``http`` and ``ssh`` transports (``protocol.allow``);
+  ``file``, ``ext`` and the others are refused by git itself, for clones, fetches and submodules.
+* One credential mechanism: credentials never go into argv or URLs. They travel in two
+  environment variables of the child (:data:`USERNAME_ENV`, :data:`PASSWORD_ENV`), read by an
+  inline credential helper that is itself configured through
+  ``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n`` (command-scope config, which
+  also resets any helper from config files). Callers give them only to commands that talk to
+  the remote. As a guard, :func:`run_git` refuses an argument holding a URL with a password in
+  its userinfo.
+* One redaction: every log line, argv copy and error message is scrubbed
+  (:func:`shunter.git.credentials.scrub`).
+* One error mapping (:func:`command_error`): a failed command becomes a
+  :class:`~shunter.git.errors.GitCommandError` whose class says why (authentication, repository
+  not found, remote unreachable, timeout); promotions use them as they are and discovery
+  translates them into :mod:`shunter.registries.errors`.
+
+The runner keeps no state: callers pass the folder to run in (``cwd``, or ``git_dir`` for a bare
+repository), the home folder, credentials, command-scope config and the time limit, so one bare
+repository can serve several callers.
 """
 
 from __future__ import annotations
@@ -30,16 +45,26 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from shunter.git.credentials import MIN_SCRUB_LENGTH, RepoCredentials, scrub
-from shunter.git.errors import GitAuthenticationError, GitCommandError, GitError, GitTimeoutError
+from shunter.git.credentials import RepoCredentials, scrub, url_passwords
+from shunter.git.errors import (
+    GitAuthenticationError,
+    GitCommandError,
+    GitError,
+    GitRepositoryNotFoundError,
+    GitTimeoutError,
+    GitUnreachableError,
+)
 
 __all__ = [
+    "ALLOWED_PROTOCOLS",
+    "MIN_ARGV_SECRET_LENGTH",
     "PASSWORD_ENV",
     "USERNAME_ENV",
     "GitResult",
     "build_env",
     "command_error",
     "run_git",
+    "tls_config",
 ]
 
 _log = logging.getLogger("shunter.git")
@@ -52,6 +77,12 @@ CREDENTIAL_HELPER = (
     '!f() { test "$1" = get || exit 0; '
     f'printf "username=%s\\npassword=%s\\n" "${USERNAME_ENV}" "${PASSWORD_ENV}"; }}; f'
 )
+
+#: A password at least this long is refused anywhere in argv (shorter ones only inside URLs).
+MIN_ARGV_SECRET_LENGTH = 12
+
+#: The only transports git may use (``protocol.<name>.allow=always``; every other one: never).
+ALLOWED_PROTOCOLS = ("https", "http", "ssh")
 
 _PASSTHROUGH_ENV = (
     "TMPDIR",
@@ -73,7 +104,20 @@ _MAX_MESSAGE_STDERR = 2000
 
 _AUTH_FAILURE = re.compile(
     r"Authentication failed|could not read (Username|Password)|terminal prompts disabled"
-    r"|HTTP Basic: Access denied|returned error: 40[13]|Invalid username or password",
+    r"|HTTP Basic: Access denied|returned error: 40[13]|Invalid username or password"
+    r"|Permission denied \(publickey|Host key verification failed",
+    re.IGNORECASE,
+)
+_NOT_FOUND = re.compile(
+    r"repository '[^']*' not found|Repository not found|returned error: 404"
+    r"|does not appear to be a git repository|not found: did you run git update-server-info",
+    re.IGNORECASE,
+)
+_UNREACHABLE = re.compile(
+    r"Could not resolve host|Failed to connect|Connection refused|Connection timed out"
+    r"|Couldn't connect to server|Operation timed out|SSL certificate problem"
+    r"|SSL_ERROR|gnutls_handshake|Connection reset|Empty reply from server"
+    r"|returned error: 50[234]|Could not read from remote repository",
     re.IGNORECASE,
 )
 
@@ -119,6 +163,7 @@ def build_env(
             "GIT_EDITOR": ":",
             "GIT_SEQUENCE_EDITOR": ":",
             "GIT_MERGE_AUTOEDIT": "no",
+            "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",
         }
     )
     if home is None:
@@ -135,16 +180,52 @@ def build_env(
         entries += [("credential.helper", ""), ("credential.helper", CREDENTIAL_HELPER)]
         env[USERNAME_ENV] = credentials.username
         env[PASSWORD_ENV] = credentials.password.get_secret_value()
-    if entries:
-        env["GIT_CONFIG_COUNT"] = str(len(entries))
-        for index, (key, value) in enumerate(entries):
-            env[f"GIT_CONFIG_KEY_{index}"] = key
-            env[f"GIT_CONFIG_VALUE_{index}"] = value
+    # The transport policy comes last, so that no caller's config can loosen it.
+    entries += [("protocol.allow", "never")]
+    entries += [(f"protocol.{name}.allow", "always") for name in ALLOWED_PROTOCOLS]
+    env["GIT_CONFIG_COUNT"] = str(len(entries))
+    for index, (key, value) in enumerate(entries):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
     return env
+
+
+def tls_config(
+    *, insecure_skip_tls_verify: bool = False, ca_bundle: Path | None = None
+) -> dict[str, str]:
+    """Command-scope config for HTTPS: no verification at all, or extra trusted CAs."""
+    if insecure_skip_tls_verify:
+        return {"http.sslVerify": "false"}
+    if ca_bundle is not None:
+        return {"http.sslCAInfo": str(ca_bundle)}
+    return {}
 
 
 def _secrets(credentials: RepoCredentials | None) -> tuple[str, ...]:
     return () if credentials is None else credentials.secrets()
+
+
+def _carries_secret(args: Sequence[str], credentials: RepoCredentials | None) -> bool:
+    """Whether ``args`` hold the password of ``credentials``: the guard of :func:`run_git`.
+
+    Credentials never go into argv by construction, so this only catches a caller's mistake:
+    a URL whose userinfo password is the password (any length), or the password anywhere in an
+    argument when it is long enough (:data:`MIN_ARGV_SECRET_LENGTH`) not to turn up in a path
+    or a ref name by chance (a password ``pw`` inside a temporary folder's name is no leak).
+    """
+    if credentials is None:
+        return False
+    password = credentials.password.get_secret_value()
+    if not password:
+        return False
+    for arg in args:
+        if password in url_passwords(arg):
+            return True
+        if len(password) >= MIN_ARGV_SECRET_LENGTH and any(
+            secret in arg for secret in credentials.secrets()
+        ):
+            return True
+    return False
 
 
 def _stop(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
@@ -164,14 +245,29 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
+def _error_class(stderr: str) -> type[GitCommandError]:
+    if _AUTH_FAILURE.search(stderr):
+        return GitAuthenticationError
+    if _NOT_FOUND.search(stderr):
+        return GitRepositoryNotFoundError
+    if _UNREACHABLE.search(stderr):
+        return GitUnreachableError
+    return GitCommandError
+
+
 def command_error(result: GitResult) -> GitCommandError:
-    """The exception describing a failed command (authentication failures get their own type)."""
+    """The exception describing a failed command; its class says why (by git's stderr).
+
+    :class:`GitAuthenticationError` (refused or missing credentials),
+    :class:`GitRepositoryNotFoundError`, :class:`GitUnreachableError` (DNS, connection, TLS,
+    502-504) or, for anything else, :class:`GitCommandError` itself.
+    """
     detail = result.stderr.strip()
     if len(detail) > _MAX_MESSAGE_STDERR:
         detail = "..." + detail[-_MAX_MESSAGE_STDERR:]
     verb = result.argv[0] if result.argv else ""
     message = f"git {verb} failed (exit {result.returncode})" + (f": {detail}" if detail else "")
-    error = GitAuthenticationError if _AUTH_FAILURE.search(result.stderr) else GitCommandError
+    error = _error_class(result.stderr)
     return error(message, argv=result.argv, returncode=result.returncode, stderr=result.stderr)
 
 
@@ -181,6 +277,7 @@ async def run_git(
     cwd: Path,
     home: Path | None,
     time_limit: float,
+    git_dir: Path | None = None,
     credentials: RepoCredentials | None = None,
     config: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -188,24 +285,30 @@ async def run_git(
     check: bool = True,
     accept: Container[int] = (0,),
 ) -> GitResult:
-    """Run ``git *args`` and return its output.
+    """Run ``git *args`` (in the repository ``git_dir``, if given) and return its output.
+
+    ``credentials`` are for commands that talk to the remote; ``config`` is command-scope git
+    configuration; ``env`` adds variables to the child's environment (it cannot override the
+    runner's own, see :func:`build_env`).
 
     Raises:
-        GitError: ``args`` contain a secret of ``credentials`` (refused before starting).
+        GitError: an argument carries the password of ``credentials`` (refused before
+            starting; see :func:`_carries_secret`).
         GitTimeoutError: the command ran longer than ``time_limit`` seconds (it was killed).
-        GitAuthenticationError: with ``check``, the remote refused or asked for credentials.
-        GitCommandError: with ``check``, the exit status is not in ``accept``.
+        GitCommandError: with ``check``, the exit status is not in ``accept``; a subclass when
+            the cause is known (see :func:`command_error`).
     """
     secrets = _secrets(credentials)
-    for secret in secrets:
-        if len(secret) >= MIN_SCRUB_LENGTH and any(secret in arg for arg in args):
-            raise GitError("refusing to run git with a credential in its command line")
+    if _carries_secret(args, credentials):
+        raise GitError("refusing to run git with a credential in its command line")
     shown = tuple(scrub(arg, secrets) for arg in args)
     verb = shown[0] if shown else ""
     child_env = build_env(home, credentials=credentials, config=config, extra=env)
+    prefix = () if git_dir is None else (f"--git-dir={git_dir}",)
     started = time.monotonic()
     process = await asyncio.create_subprocess_exec(
         "git",
+        *prefix,
         *args,
         cwd=cwd,
         env=child_env,

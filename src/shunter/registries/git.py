@@ -35,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from shunter.api.v1alpha1.warehouse import (
     CommitSelectionStrategy,
@@ -46,13 +47,26 @@ from shunter.api.v1alpha1.warehouse import (
 )
 from shunter.expressions import ExpressionError, compile_expression
 from shunter.expressions.gotime import GoTime
-from shunter.registries._gitcmd import GitRunner, redact_url
+from shunter.git import (
+    GitAuthenticationError,
+    GitCommandError,
+    GitError,
+    GitRepositoryNotFoundError,
+    GitTimeoutError,
+    GitUnreachableError,
+    RepoCredentials,
+    redact_url,
+)
+from shunter.git.runner import run_git, tls_config
 from shunter.registries.auth import BasicCredentials
 from shunter.registries.cache import SingleFlightCache
 from shunter.registries.errors import (
+    AuthenticationError,
     InvalidSubscriptionError,
     ProtocolError,
+    RemoteError,
     RepositoryNotFoundError,
+    UnreachableError,
 )
 from shunter.registries.metadata import parse_rfc3339
 from shunter.registries.oci import identity_of
@@ -129,9 +143,9 @@ def _parse_date(text: str) -> dt.datetime:
     return parsed
 
 
-def _parse_log(output: bytes, with_paths: bool) -> list[CommitInfo]:
+def _parse_log(output: str, with_paths: bool) -> list[CommitInfo]:
     commits: list[CommitInfo] = []
-    for record in output.decode("utf-8", "replace").split("\x1e"):
+    for record in output.split("\x1e"):
         if not record.strip("\n\0"):
             continue
         header, _, rest = record.partition("\0") if with_paths else (record, "", "")
@@ -146,9 +160,9 @@ def _parse_log(output: bytes, with_paths: bool) -> list[CommitInfo]:
     return commits
 
 
-def _parse_tags(output: bytes) -> list[TagInfo]:
+def _parse_tags(output: str) -> list[TagInfo]:
     tags: list[TagInfo] = []
-    for raw in output.decode("utf-8", "replace").split("\x1e"):
+    for raw in output.split("\x1e"):
         record = raw.strip("\n")
         if not record:
             continue
@@ -259,6 +273,72 @@ def _compile(sub: GitSubscription) -> _Plan:
     return _Plan(sub, tag_filter, constraint, include, exclude, expression)
 
 
+def _remote_error(
+    error: GitError, verb: str, repo_url: str, creds: BasicCredentials | None, timeout: float
+) -> RemoteError:
+    """The discovery error for a failed git command, by the runner's error class."""
+    url = redact_url(repo_url)
+    host = urlsplit(url).netloc.rpartition("@")[2] if "://" in url else url
+    if isinstance(error, GitTimeoutError):
+        return UnreachableError(f"git {verb} of {url} timed out after {timeout:g}s")
+    if not isinstance(error, GitCommandError):
+        return ProtocolError(str(error))
+    detail = error.reason
+    if isinstance(error, GitAuthenticationError):
+        who = f"the credentials of user {creds.username!r}" if creds else "anonymous access"
+        return AuthenticationError(
+            f"git repository {url} refused {who} ({detail})", host=host, status=401
+        )
+    if isinstance(error, GitRepositoryNotFoundError):
+        return RepositoryNotFoundError(
+            f"git repository {url} not found ({detail})", host=host, status=404
+        )
+    if isinstance(error, GitUnreachableError):
+        return UnreachableError(f"git repository {url} is unreachable ({detail})", host=host)
+    return ProtocolError(f"git {verb} of {url} failed ({detail})", host=host)
+
+
+class _Git:
+    """Discovery's use of :func:`shunter.git.runner.run_git`: a private home folder under
+    ``root``, one time limit, the discovery TLS settings, no lazy fetches, and errors translated
+    into :mod:`shunter.registries.errors`."""
+
+    def __init__(self, root: Path, *, timeout: float, ca_bundle: Path | None = None) -> None:
+        self.timeout = timeout
+        self.ca_bundle = ca_bundle
+        self.home = root / "home"
+        self.home.mkdir(parents=True, exist_ok=True)
+
+    async def run(
+        self,
+        args: Sequence[str],
+        *,
+        repo_url: str,
+        git_dir: Path | None = None,
+        creds: BasicCredentials | None = None,
+        insecure_skip_tls_verify: bool = False,
+    ) -> str:
+        """Run ``git <args>`` and return stdout; failures raise :class:`RemoteError` subclasses."""
+        credentials = None if creds is None else RepoCredentials(creds.username, creds.password)
+        try:
+            result = await run_git(
+                args,
+                cwd=self.home,
+                home=self.home,
+                git_dir=git_dir,
+                time_limit=self.timeout,
+                credentials=credentials,
+                config=tls_config(
+                    insecure_skip_tls_verify=insecure_skip_tls_verify, ca_bundle=self.ca_bundle
+                ),
+                # A blobless mirror must never download file contents behind discovery's back.
+                env={"GIT_NO_LAZY_FETCH": "1"},
+            )
+        except GitError as error:
+            raise _remote_error(error, args[0], repo_url, creds, self.timeout) from None
+        return result.stdout
+
+
 @dataclass
 class _Mirror:
     path: Path
@@ -272,14 +352,14 @@ class GitDiscoverer:
         self.settings = settings or DiscoverySettings()
         self._root: Path | None = None
         self._owns_root = False
-        self._runner: GitRunner | None = None
+        self._runner: _Git | None = None
         self._mirrors: dict[str, _Mirror] = {}
         self.refs: SingleFlightCache[tuple[str, str, bool, str], tuple[tuple[str, str], ...]] = (
             SingleFlightCache(10_000)
         )
         self.fetches = 0
 
-    def _git(self) -> GitRunner:
+    def _git(self) -> _Git:
         if self._runner is None:
             if self.settings.git_cache_dir is not None:
                 root = self.settings.git_cache_dir
@@ -288,10 +368,9 @@ class GitDiscoverer:
                 root = Path(tempfile.mkdtemp(prefix="shunter-git-discovery-"))
                 self._owns_root = True
             self._root = root
-            self._runner = GitRunner(
+            self._runner = _Git(
                 root, timeout=self.settings.git_timeout, ca_bundle=self.settings.ca_bundle
             )
-            self._runner.prepare()
         return self._runner
 
     async def aclose(self) -> None:
@@ -317,7 +396,7 @@ class GitDiscoverer:
                 args, repo_url=sub.repo_url, creds=creds, insecure_skip_tls_verify=insecure
             )
             refs: list[tuple[str, str]] = []
-            for line in out.decode("utf-8", "replace").splitlines():
+            for line in out.splitlines():
                 first, sep, name = line.partition("\t")
                 if not sep or name.endswith("^{}"):
                     continue
@@ -354,9 +433,7 @@ class GitDiscoverer:
                         ("extensions.partialClone", "origin"),
                     ]
                 for name, value in settings:
-                    await runner.run(
-                        ["--git-dir", str(mirror.path), "config", name, value], repo_url=url
-                    )
+                    await runner.run(["config", name, value], repo_url=url, git_dir=mirror.path)
         return mirror
 
     async def _fetch(
@@ -368,7 +445,7 @@ class GitDiscoverer:
         *,
         prune: bool = False,
     ) -> None:
-        args = ["--git-dir", str(mirror.path), "fetch", "--quiet", "--no-tags", "--force"]
+        args = ["fetch", "--quiet", "--no-tags", "--force"]
         if prune:
             args.append("--prune")
         if sub.blobless:
@@ -378,6 +455,7 @@ class GitDiscoverer:
         await self._git().run(
             args,
             repo_url=sub.repo_url,
+            git_dir=mirror.path,
             creds=creds,
             insecure_skip_tls_verify=bool(sub.insecure_skip_tls_verify),
         )
@@ -385,10 +463,9 @@ class GitDiscoverer:
     async def _local_ref(self, mirror: _Mirror, ref: str, repo_url: str) -> str | None:
         """What ``ref`` points at in the mirror (reads refs only: never a lazy fetch)."""
         out = await self._git().run(
-            ["--git-dir", str(mirror.path), "for-each-ref", "--format=%(objectname)", ref],
-            repo_url=repo_url,
+            ["for-each-ref", "--format=%(objectname)", ref], repo_url=repo_url, git_dir=mirror.path
         )
-        return out.decode().strip() or None
+        return out.strip() or None
 
     async def _log(
         self,
@@ -402,7 +479,7 @@ class GitDiscoverer:
         count: int | None = None,
         since: dt.datetime | None = None,
     ) -> list[CommitInfo]:
-        args = ["--git-dir", str(mirror.path), "log", "--first-parent", f"--format={_LOG_FORMAT}"]
+        args = ["log", "--first-parent", f"--format={_LOG_FORMAT}"]
         if with_paths:
             args += ["--no-renames", "--name-status", "-z", "--diff-merges=first-parent"]
         if not walk:
@@ -414,7 +491,8 @@ class GitDiscoverer:
         if since is not None:
             args.append(f"--since={since.isoformat()}")
         args += [*revs, "--"]
-        return _parse_log(await self._git().run(args, repo_url=repo_url), with_paths)
+        out = await self._git().run(args, repo_url=repo_url, git_dir=mirror.path)
+        return _parse_log(out, with_paths)
 
     # -- strategies ------------------------------------------------------------------------
 
@@ -469,12 +547,10 @@ class GitDiscoverer:
     async def _tag_commits(self, plan: _Plan, mirror: _Mirror) -> list[DiscoveredCommit]:
         sub = plan.sub
         out = await self._git().run(
-            [
-                "--git-dir", str(mirror.path), "for-each-ref", "--sort=-creatordate",
-                f"--format={_TAG_FORMAT}", "refs/tags",
-            ],
+            ["for-each-ref", "--sort=-creatordate", f"--format={_TAG_FORMAT}", "refs/tags"],
             repo_url=sub.repo_url,
-        )  # fmt: skip
+            git_dir=mirror.path,
+        )
         tags = [t for t in _parse_tags(out) if plan.tag_matches(t.tag)]
         tags = [
             t

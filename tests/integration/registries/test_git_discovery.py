@@ -15,7 +15,9 @@ from shunter.api.v1alpha1.warehouse import GitSubscription, WarehouseSpec
 from shunter.registries import (
     AuthenticationError,
     Discoverer,
+    DiscoverySettings,
     InvalidSubscriptionError,
+    RateLimit,
     RepositoryNotFoundError,
     UnreachableError,
 )
@@ -314,3 +316,25 @@ async def test_credentials_never_reach_argv(
     assert "fetch" in command_lines
     assert "git-Secret" not in command_lines
     assert "gitreader" not in command_lines
+
+
+async def test_a_short_password_that_appears_in_paths_still_works(
+    tmp_path: Path, credentials_for: Any
+) -> None:
+    """A password as short as ``pw`` may turn up in a folder or repository name by chance: that
+    is no credential in argv, and discovery must run (only a URL carrying it is refused)."""
+    with GitServer(users={"u": "pw"}) as server:
+        url = server.create_repo("team/pwa-app", {"a": "1"})
+        settings = DiscoverySettings(
+            rate_limit=RateLimit(500.0, 200), git_cache_dir=tmp_path / "pw-mirrors"
+        )
+        discoverer = Discoverer(settings)
+        try:
+            creds = credentials_for({("git", url): ("u", "pw")})
+            result = await discoverer.discover_git(git_sub(url), creds, max_age=0)
+            assert len(result.commits or []) == 1
+            wrong = credentials_for({("git", url): ("u", "pv")})
+            with pytest.raises(AuthenticationError, match="refused the credentials of user 'u'"):
+                await discoverer.discover_git(git_sub(url), wrong, max_age=0)
+        finally:
+            await discoverer.aclose()

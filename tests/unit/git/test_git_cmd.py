@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from shunter.git import GitAuthenticationError, GitError, GitTimeoutError, RepoCredentials
+from shunter.git import (
+    GitAuthenticationError,
+    GitCommandError,
+    GitError,
+    GitRepositoryNotFoundError,
+    GitTimeoutError,
+    GitUnreachableError,
+    RepoCredentials,
+)
 from shunter.git.runner import PASSWORD_ENV, USERNAME_ENV, build_env, run_git
 from shunter_devenv.gitserver import GitServer
 from shunter_devenv.waiting import WaitTimeoutError, wait_for, wait_for_async
@@ -162,3 +170,83 @@ class TestCredentialHelper:
         with pytest.raises(GitAuthenticationError):
             await run_git(["ls-remote", url], cwd=tmp_path, home=tmp_path, time_limit=30)
         assert time.monotonic() - started < 10
+
+
+class TestArgvGuard:
+    async def test_a_short_password_elsewhere_in_argv_is_no_credential(
+        self, tmp_path: Path
+    ) -> None:
+        """``pw`` inside a folder or repository name is a coincidence, not a leak: git runs."""
+        home = tmp_path / "pw-home"
+        home.mkdir()
+        mirror = home / "pw.git"
+        await run_git(
+            ["init", "--quiet", "--bare", str(mirror)], cwd=home, home=home, time_limit=10
+        )
+        creds = RepoCredentials("u", SecretStr("pw"))
+        with GitServer(users={"u": "pw"}) as server:
+            url = server.create_repo("team/pwa", {"a": "1"})
+            result = await run_git(
+                ["ls-remote", url],
+                cwd=home,
+                home=home,
+                git_dir=mirror,
+                time_limit=30,
+                credentials=creds,
+            )
+        assert "refs/heads/main" in result.stdout
+
+    async def test_a_short_password_in_a_url_is_refused(self, tmp_path: Path) -> None:
+        creds = RepoCredentials("alice", SecretStr("pw"))
+        with pytest.raises(GitError, match="credential in its command line"):
+            await run_git(
+                ["ls-remote", "https://alice:pw@127.0.0.1:9/x.git"],
+                cwd=tmp_path,
+                home=None,
+                time_limit=10,
+                credentials=creds,
+            )
+
+
+class TestPolicy:
+    @pytest.mark.parametrize("scheme", ["file", "ext"])
+    async def test_only_http_https_and_ssh_transports(self, scheme: str, tmp_path: Path) -> None:
+        source = tmp_path / "source.git"
+        await run_git(
+            ["init", "--quiet", "--bare", str(source)], cwd=tmp_path, home=None, time_limit=10
+        )
+        url = f"file://{source}" if scheme == "file" else f"ext::git %G{source}"
+        with pytest.raises(GitCommandError, match=f"transport '{scheme}' not allowed"):
+            await run_git(["ls-remote", url], cwd=tmp_path, home=None, time_limit=10)
+
+    def test_callers_config_cannot_loosen_the_transport_policy(self, tmp_path: Path) -> None:
+        env = build_env(tmp_path, config={"protocol.file.allow": "always"})
+        count = int(env["GIT_CONFIG_COUNT"])
+        keys = [env[f"GIT_CONFIG_KEY_{i}"] for i in range(count)]
+        values = [env[f"GIT_CONFIG_VALUE_{i}"] for i in range(count)]
+        assert keys[-4:] == [
+            "protocol.allow",
+            "protocol.https.allow",
+            "protocol.http.allow",
+            "protocol.ssh.allow",
+        ]
+        assert values[-4] == "never"
+        assert env["GIT_SSH_COMMAND"] == "ssh -o BatchMode=yes"
+
+
+class TestErrorMapping:
+    async def test_missing_repository(
+        self, git_server: GitServer, bob: RepoCredentials, tmp_path: Path
+    ) -> None:
+        url = git_server.url("team/does-not-exist")
+        with pytest.raises(GitRepositoryNotFoundError) as caught:
+            await run_git(
+                ["ls-remote", url], cwd=tmp_path, home=tmp_path, time_limit=30, credentials=bob
+            )
+        assert caught.value.reason.startswith("fatal:")
+
+    async def test_unreachable_server(self, tmp_path: Path) -> None:
+        with GitServer(users={"u": "p-Secret-1"}) as server:
+            url = server.create_repo("team/gone", {"a": "1"})
+        with pytest.raises(GitUnreachableError, match="ls-remote failed"):
+            await run_git(["ls-remote", url], cwd=tmp_path, home=tmp_path, time_limit=30)
