@@ -38,3 +38,33 @@ def test_development_environment_is_importable_from_the_checkout() -> None:
 def test_image_build_context_leaves_out_the_development_environment() -> None:
     lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert lines.index("src/shunter_devenv/") > lines.index("!src/")
+
+
+def _contract_layers() -> list[set[str]]:
+    text = (ROOT / ".importlinter").read_text(encoding="utf-8")
+    block = text.split("[importlinter:contract:layers]", 1)[1].split("\n[", 1)[0]
+    lines = block.split("layers =", 1)[1].splitlines()
+    return [
+        {name.strip(" ()").removeprefix("shunter.") for name in line.split("|")}
+        for line in lines
+        if line.startswith("    ") and line.strip()
+    ]
+
+
+def _documented_layers() -> list[set[str]]:
+    text = (ROOT / "docs" / "development.md").read_text(encoding="utf-8")
+    table = text.split("| Layer | Package | Owns |", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    return [{name.strip(" `") for name in row.split("|")[2].split("&#124;")} for row in rows]
+
+
+def test_package_map_in_the_docs_matches_the_import_contract() -> None:
+    assert _documented_layers() == _contract_layers()
+
+
+def test_every_package_has_a_layer() -> None:
+    placed = set().union(*_contract_layers())
+    source = ROOT / "src" / "shunter"
+    packages = {p.name for p in source.iterdir() if (p / "__init__.py").is_file()}
+    modules = {p.stem for p in source.glob("*.py") if not p.stem.startswith("__")}
+    assert (packages | modules) - placed == set()
