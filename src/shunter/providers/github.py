@@ -36,7 +36,7 @@ from shunter.git import normalize_git_url
 from shunter.promotion.durations import parse_go_duration
 from shunter.promotion.step import StepConfig, StepContext, StepError, TerminalStepError
 from shunter.providers.safehttp import environment_proxy, safe_async_client
-from shunter.steps_support.git_common import GitProvider, empty_to_none
+from shunter.steps_support.git_common import GitProvider, empty_to_none, infer_provider
 from shunter.steps_support.responses import read_capped_body, status_error
 
 __all__ = [
@@ -128,20 +128,6 @@ def _api_override() -> str | None:
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
-def _infer_provider(host: str) -> GitProvider | None:
-    if "github" in host or host.endswith(".ghe.com"):
-        return "github"
-    if "gitlab" in host:
-        return "gitlab"
-    if "gitea" in host:
-        return "gitea"
-    if host == "dev.azure.com" or host.endswith(".visualstudio.com"):
-        return "azure"
-    if host == "bitbucket.org":
-        return "bitbucket"
-    return None
-
-
 def github_repo(repo_url: str, provider: GitProvider | None) -> GitHubRepo:
     """The repository's API location; a terminal error for any provider but GitHub."""
     normalized = normalize_git_url(repo_url)
@@ -149,7 +135,7 @@ def github_repo(repo_url: str, provider: GitProvider | None) -> GitHubRepo:
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https", "ssh") or not host:
         raise TerminalStepError(f"repoURL {repo_url!r} is not an http(s) or ssh git URL")
-    name = provider or _infer_provider(host)
+    name = provider or infer_provider(host)
     if name is None:
         raise TerminalStepError(
             f"cannot infer the git provider from host {host!r}; set 'provider' (only 'github' "

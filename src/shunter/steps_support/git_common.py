@@ -33,6 +33,7 @@ __all__ = [
     "empty_to_none",
     "git_step_error",
     "identity",
+    "infer_provider",
     "load_worktree",
     "repo_credentials",
 ]
@@ -99,7 +100,8 @@ async def load_worktree(ctx: StepContext, path: str) -> WorkTree:
         raise git_step_error(f"error loading working tree {path}", exc) from exc
 
 
-def _infer_provider(host: str) -> GitProvider | None:
+def infer_provider(host: str) -> GitProvider | None:
+    """The git hosting provider a host name suggests (Kargo's inference), or None."""
     if "github" in host or host.endswith(".ghe.com"):
         return "github"
     if "gitlab" in host:
@@ -120,7 +122,7 @@ def commit_url(repo_url: str, sha: str, provider: GitProvider | None = None) -> 
     path = parts.path.rstrip("/")
     if not host or not re.fullmatch(r"[a-z0-9.\-]+(:\d+)?", host):
         return None
-    name = provider or _infer_provider(host.partition(":")[0])
+    name = provider or infer_provider(host.partition(":")[0])
     if name == "github":
         return f"https://{host}{path}/commit/{sha}"
     if name == "gitlab":
