@@ -1,68 +1,24 @@
 """``kargo.akuity.io/v1alpha1``: every kind shunter serves, as pydantic models.
 
-Import kinds from here: ``from shunter.api.v1alpha1 import Stage, Warehouse``.
+Import kinds from here: ``from shunter.api.v1alpha1 import Stage, Warehouse``. The names (those
+of :mod:`shunter.api.v1alpha1.kinds`) are loaded on first use, so that the light submodules
+``labels``, ``annotations`` and ``group`` can be imported without pydantic (the command line
+prints tables with them in a fraction of the time the models take to load).
 """
 
-from shunter.api.v1alpha1._base import GROUP, VERSION, Condition, ObjectMeta, Resource, to_wire
-from shunter.api.v1alpha1.common import (
-    ExpressionVariable,
-    FreightCollection,
-    FreightOrigin,
-    FreightReference,
-    PromotionStep,
-)
-from shunter.api.v1alpha1.freight import Freight
-from shunter.api.v1alpha1.project import ClusterConfig, Project, ProjectConfig
-from shunter.api.v1alpha1.promotion import Promotion, PromotionPhase
-from shunter.api.v1alpha1.promotion_task import ClusterPromotionTask, PromotionTask
-from shunter.api.v1alpha1.stage import Stage
-from shunter.api.v1alpha1.warehouse import Warehouse
+# No ``from __future__ import annotations`` here: it would bind the name ``annotations``
+# and hide the submodule of that name.
+import importlib
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "ALL_KINDS",
-    "GROUP",
-    "KINDS_BY_NAME",
-    "VERSION",
-    "ClusterConfig",
-    "ClusterPromotionTask",
-    "Condition",
-    "ExpressionVariable",
-    "Freight",
-    "FreightCollection",
-    "FreightOrigin",
-    "FreightReference",
-    "ObjectMeta",
-    "Project",
-    "ProjectConfig",
-    "Promotion",
-    "PromotionPhase",
-    "PromotionStep",
-    "PromotionTask",
-    "Resource",
-    "Stage",
-    "Warehouse",
-    "parse_object",
-    "to_wire",
-]
-
-#: Every kind, in the order CRDs are generated.
-ALL_KINDS: tuple[type[Resource], ...] = (
-    Project,
-    ProjectConfig,
-    ClusterConfig,
-    Warehouse,
-    Freight,
-    Stage,
-    Promotion,
-    PromotionTask,
-    ClusterPromotionTask,
-)
-KINDS_BY_NAME: dict[str, type[Resource]] = {k.crd.kind: k for k in ALL_KINDS}
+if TYPE_CHECKING:
+    from shunter.api.v1alpha1.kinds import *  # noqa: F403
 
 
-def parse_object(obj: dict[str, object]) -> Resource:
-    """Parse any object of this API group into its model, by ``kind``."""
-    kind = obj.get("kind")
-    if not isinstance(kind, str) or kind not in KINDS_BY_NAME:
-        raise ValueError(f"not a {GROUP}/{VERSION} kind: {kind!r}")
-    return KINDS_BY_NAME[kind].model_validate(obj)
+def __getattr__(name: str) -> object:
+    kinds = importlib.import_module("shunter.api.v1alpha1.kinds")
+    if name in kinds.__all__:
+        value = getattr(kinds, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

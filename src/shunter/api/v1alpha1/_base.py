@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
+from shunter.api.v1alpha1.group import GROUP, VERSION
+
 __all__ = [
     "DURATION_PATTERN",
     "GROUP",
@@ -43,9 +45,6 @@ __all__ = [
     "rules",
     "to_wire",
 ]
-
-GROUP = "kargo.akuity.io"
-VERSION = "v1alpha1"
 
 #: RFC 1123 subdomain, as Kubernetes validates object names.
 K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
