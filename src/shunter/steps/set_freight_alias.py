@@ -30,7 +30,7 @@ from shunter.steps_support.kubeclient import kube_client
 __all__ = ["ALIAS_PATTERN", "SetFreightAliasConfig", "SetFreightAliasStep"]
 
 #: A Kubernetes label value that is not empty.
-ALIAS_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+ALIAS_PATTERN = labels.ALIAS_VALUE_PATTERN
 
 
 class SetFreightAliasConfig(StepConfig):
