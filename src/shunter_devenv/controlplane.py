@@ -2,7 +2,8 @@
 
 :class:`ControlPlane` starts etcd (random ports, temporary data folder, no fsync) and a
 kube-apiserver (random secure port, self-signed serving certificate, RBAC, static bearer tokens:
-an administrator in ``system:masters`` plus any test users), optionally a
+an administrator in ``system:masters`` plus any test users, client certificates from its own
+CA through :meth:`ControlPlane.client_certificate`), optionally a
 kube-controller-manager (namespace deletion, garbage collection), and writes kubeconfigs for
 them. There is no kubelet: pods never run. Every process dies with its parent, and
 :meth:`ControlPlane.stop` (also run at interpreter exit) stops them and removes the temporary
@@ -37,6 +38,7 @@ from shunter_devenv.binaries import find_binaries
 from shunter_devenv.cluster import Cluster, UnknownUserError
 from shunter_devenv.kubectl import apply, install_crds, kubectl
 from shunter_devenv.processes import ManagedProcess, free_port
+from shunter_devenv.selfsigned import CertificateAuthority, IssuedCertificate
 
 __all__ = [
     "ADMIN_GROUP",
@@ -155,6 +157,7 @@ class ControlPlane(Cluster):
         self._server: str | None = None
         self._processes: list[ManagedProcess] = []
         self._kubeconfigs: dict[str, Path] = {}
+        self._client_ca: CertificateAuthority | None = None
         self._deadline = 0.0
         self.startup_seconds: float | None = None
         """Seconds from the first start-up step (keys, etcd) to every server ready; no build."""
@@ -193,6 +196,7 @@ class ControlPlane(Cluster):
             self._deadline = began + self._start_timeout
             self._write_service_account_keys()
             self._write_token_file()
+            self._write_client_ca()
             etcd_url = self._start_etcd()
             self._start_apiserver(etcd_url)
             self._write_kubeconfigs()
@@ -314,6 +318,17 @@ class ControlPlane(Cluster):
         _write_private(self.workdir / "sa.key", key)
         _write_private(self.workdir / "sa.pub", _openssl("pkey", "-pubout", stdin=key))
 
+    def _write_client_ca(self) -> None:
+        """The CA whose client certificates the apiserver accepts (see client_certificate)."""
+        self._client_ca = CertificateAuthority("shunter-local client CA")
+        (self.workdir / "client-ca.crt").write_bytes(self._client_ca.cert_pem())
+
+    def client_certificate(self, user: str, groups: Sequence[str] = ()) -> IssuedCertificate:
+        """A TLS client certificate the apiserver authenticates as ``user`` in ``groups``."""
+        if self._client_ca is None:
+            raise ControlPlaneError("the control plane is not started")
+        return self._client_ca.issue_client(user, groups)
+
     def _write_token_file(self) -> None:
         # token,user,uid,"group1,group2" - the kube-apiserver's static token file format.
         lines = [
@@ -378,6 +393,7 @@ class ControlPlane(Cluster):
                     "--disable-admission-plugins=ServiceAccount",
                     "--allow-privileged=true",
                     f"--token-auth-file={self.workdir / 'tokens.csv'}",
+                    f"--client-ca-file={self.workdir / 'client-ca.crt'}",
                 ],
                 self.log_path("kube-apiserver"),
             )

@@ -1,4 +1,5 @@
-"""Throw-away certificates for the local servers: a private CA, serving certs, signing certs.
+"""Throw-away certificates for the local servers: a private CA, serving, signing and client
+certs.
 
 The git server and the registry front use these for their optional HTTPS mode; the registry's
 token issuer signs its JWTs with a signing certificate from the same kind of CA. Keys are EC
@@ -120,15 +121,14 @@ class CertificateAuthority:
     def cert_pem(self) -> bytes:
         return self.issued.cert_pem()
 
-    def issue(
-        self, common_name: str, *, hosts: Sequence[str] = (), server: bool = True
-    ) -> IssuedCertificate:
-        """Issue a leaf certificate: a TLS server cert for ``hosts``, or a plain signing cert."""
+    def _leaf(
+        self, subject: x509.Name
+    ) -> tuple[x509.CertificateBuilder, ec.EllipticCurvePrivateKey]:
         now = dt.datetime.now(dt.UTC)
         key = ec.generate_private_key(ec.SECP256R1())
         builder = (
             x509.CertificateBuilder()
-            .subject_name(_name(common_name))
+            .subject_name(subject)
             .issuer_name(self.issued.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
@@ -140,12 +140,32 @@ class CertificateAuthority:
                 critical=False,
             )
         )
+        return builder, key
+
+    def issue(
+        self, common_name: str, *, hosts: Sequence[str] = (), server: bool = True
+    ) -> IssuedCertificate:
+        """Issue a leaf certificate: a TLS server cert for ``hosts``, or a plain signing cert."""
+        builder, key = self._leaf(_name(common_name))
         if server:
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
             )
             if hosts:
                 builder = builder.add_extension(_san(hosts), critical=False)
+        cert = builder.sign(self.issued.key, hashes.SHA256())
+        return IssuedCertificate(cert=cert, key=key)
+
+    def issue_client(self, user: str, groups: Sequence[str] = ()) -> IssuedCertificate:
+        """Issue a TLS client certificate as Kubernetes reads them: CN the user, O each group."""
+        subject = x509.Name(
+            [x509.NameAttribute(NameOID.ORGANIZATION_NAME, group) for group in groups]
+            + [x509.NameAttribute(NameOID.COMMON_NAME, user)]
+        )
+        builder, key = self._leaf(subject)
+        builder = builder.add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
+        )
         cert = builder.sign(self.issued.key, hashes.SHA256())
         return IssuedCertificate(cert=cert, key=key)
 
