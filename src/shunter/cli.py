@@ -1,14 +1,16 @@
-"""The shunter command: `shunter run` starts the operator; `get`, `promote`, `approve`,
-`refresh` and `abort` work with the objects of a project.
+"""The shunter command: `shunter run` starts the operator; `get`, `describe`, `promote`,
+`approve`, `update`, `refresh`, `abort` and `verify` work with the objects of a project;
+`config` keeps the default project; `completion` prints the shell completion script.
 
 Exit codes: 0 on success or a clean stop, 1 on a failure (with the reason and what to do next
-on stderr), 2 on bad usage.
+on stderr), 2 on bad usage, 130 when interrupted (Ctrl-C), 141 when the reader of the output
+went away (`shunter get stages | head -1`): the command stops quietly, as kubectl does on
+SIGPIPE; what it already did on the cluster stays done.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import json
 import logging
@@ -18,10 +20,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from shunter import __version__
-from shunter.cli_commands import CliError, add_commands, run_command
+from shunter.cli_commands import CliError, add_commands, add_connection_flags, run_command
+from shunter.cli_commands.parsing import FlexibleParser
 from shunter.config import OperatorConfig
 
 __all__ = ["main"]
+
+#: Exit code when stdout was closed by its reader (128 + SIGPIPE, as a shell reports it).
+EXIT_OUTPUT_CLOSED = 141
+#: Exit code when interrupted with Ctrl-C (128 + SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 class _JSONFormatter(logging.Formatter):
@@ -52,7 +60,16 @@ def _configure_logging(config: OperatorConfig) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from shunter.kube.client import KubeClient, KubeError  # noqa: PLC0415 - keeps --help fast
+    if getattr(args, "context", None):
+        print(
+            "shunter: `shunter run` uses the kubeconfig's current-context; --context is for "
+            "the user commands",
+            file=sys.stderr,
+        )
+        return 2
+    import asyncio  # noqa: PLC0415 - keeps the user commands fast
+
+    from shunter.kube.client import KubeClient, KubeError  # noqa: PLC0415
     from shunter.operator.app import Operator  # noqa: PLC0415
 
     config = OperatorConfig.from_env()
@@ -100,8 +117,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="shunter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"shunter {__version__}")
-    parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG)")
-    sub = parser.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
+    add_connection_flags(parser)
+    sub = parser.add_subparsers(
+        dest="subcommand", metavar="COMMAND", required=True, parser_class=FlexibleParser
+    )
     run = sub.add_parser("run", help="run the operator")
     run.add_argument(
         "--kubeconfig",
@@ -123,18 +142,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _output_closed() -> int:
+    """The reader of stdout went away: stop quietly (no message, no traceback at exit)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file descriptor (e.g. captured)
+        pass
+    return EXIT_OUTPUT_CLOSED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``shunter`` console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    if "_ARGCOMPLETE" in os.environ:
+        from shunter.cli_commands.completion import autocomplete  # noqa: PLC0415
+
+        autocomplete(parser)  # answers the shell and exits
+    args = parser.parse_args(argv)
     try:
-        if hasattr(args, "command"):
-            return run_command(args.command, args)
-        return int(args.func(args))
+        command = getattr(args, "command", None)
+        code = run_command(command, args) if command else int(args.func(args))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _output_closed()
     except KeyboardInterrupt:
-        return 0
+        return EXIT_INTERRUPTED if hasattr(args, "command") else 0
     except CliError as exc:
         print(f"shunter: {exc}", file=sys.stderr)
         return exc.exit_code
     except ValueError as exc:
         print(f"shunter: {exc}", file=sys.stderr)
         return 2
+    return code

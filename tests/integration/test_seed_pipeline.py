@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from shunter.cli import main
 from shunter_devenv.cluster import Cluster
 from shunter_devenv.gitserver import GitServer
 from shunter_devenv.operator import OperatorProcess
@@ -334,3 +335,84 @@ def test_two_tags_in_quick_succession_end_on_the_newest(seed: Seed) -> None:
         .count(f"lmsImageTag: {second}")
         == 1
     )
+
+
+# -- the release manager's command line against the running operator ------------------------
+
+
+def _cli(seed: Seed, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["--kubeconfig", str(seed.kube.kubeconfig_path), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _promote_preprods_freight_and_wait(
+    seed: Seed, capsys: pytest.CaptureFixture[str], *target: str
+) -> tuple[int, list[str]]:
+    """``shunter promote -n NS <target> --freight <preprod's> --wait``: exit code, stdout lines."""
+    current = seed.current_freight("preprod")
+    assert current
+    code, out, err = _cli(
+        seed, capsys, "promote", "-n", NS, *target, "--freight", current,
+        "--wait", "--timeout", "240",
+    )  # fmt: skip
+    assert code in (0, 1), f"{out}\n{err}\n{seed.diagnostics()}"
+    return code, out.splitlines()
+
+
+@pytest.fixture
+def _no_cli_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+
+
+@pytest.mark.usefixtures("_no_cli_settings")
+def test_cli_promote_wait_follows_prod_to_success(
+    seed: Seed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, lines = _promote_preprods_freight_and_wait(seed, capsys, "--stage", "prod")
+    assert code == 0, seed.diagnostics()
+    name = lines[0].split("/", 1)[1].removesuffix(" created")
+    steps = [line.split() for line in lines[1:-1]]
+    assert [s[0] for s in steps] == ["1/4", "2/4", "3/4", "4/4"]
+    assert [s[2] for s in steps] == ["(git-clone)", "(yaml-update)", "(git-commit)", "(git-push)"]
+    assert all(s[3] == "Succeeded" for s in steps)
+    assert lines[-1].startswith(f"promotion.kargo.akuity.io/{name} Succeeded after ")
+    freight = seed.get("promotion", name)["spec"]["freight"]
+    tag = seed.get("freight", freight)["images"][0]["tag"]
+    assert f"lmsImageTag: {tag}" in seed.git.read_file(REPO, "master", "prod/values.yaml").decode()
+    code, out, _ = _cli(seed, capsys, "describe", "promotion", name, "-n", NS)
+    assert code == 0
+    assert any(line.split() == ["Phase:", "Succeeded"] for line in out.splitlines())
+    assert len(out.split("Steps:\n", 1)[1].splitlines()) == 4
+
+
+@pytest.mark.usefixtures("_no_cli_settings")
+def test_cli_promote_wait_exits_non_zero_when_a_promotion_fails(
+    seed: Seed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A second Stage downstream of preprod whose folder the GitOps repository does not have.
+    qa = seed.get("stage", "prod")
+    qa = {
+        "apiVersion": qa["apiVersion"],
+        "kind": "Stage",
+        "metadata": {"name": "qa", "namespace": NS},
+        "spec": qa["spec"],
+    }
+    qa["spec"]["promotionTemplate"]["spec"]["steps"][0]["vars"] = [
+        {"name": "envPath", "value": "qa"}
+    ]
+    seed.kube.apply(json.dumps(qa))
+    code, lines = _promote_preprods_freight_and_wait(seed, capsys, "--downstream-from", "preprod")
+    assert code == 1
+    created = [line.split("/", 1)[1].removesuffix(" created") for line in lines[:2]]
+    assert sorted(name.split(".")[0] for name in created) == ["prod", "qa"]
+    outcome = {
+        line.split()[0].split("/", 1)[1].split(".")[0]: line.split()[1]
+        for line in lines[2:]
+        if line.startswith("promotion.kargo.akuity.io/")
+    }
+    assert outcome == {"prod": "Succeeded", "qa": "Errored"}
+    qa_steps = [line.split() for line in lines if line.startswith("  qa:")]
+    assert qa_steps[1][1:5] == ["2/4", "task-1::update-image", "(yaml-update)", "Errored"]
+    assert "'./src/qa/values.yaml' does not exist" in " ".join(qa_steps[2])
+    assert [s[4] for s in qa_steps[3:]] == ["Skipped", "Skipped"]

@@ -1,8 +1,11 @@
-"""The user-facing subcommands of ``shunter`` besides ``run``: get, promote, approve, refresh,
-abort.
+"""The user-facing subcommands of ``shunter`` besides ``run``.
 
-:func:`add_commands` registers them on the ``shunter`` parser; each sets ``args.command`` to an
-async function that :func:`shunter.cli_commands.session.run_command` runs against the cluster.
+``get``, ``describe``, ``promote``, ``approve``, ``update``, ``refresh``, ``abort``, ``verify``
+work on the objects of a project through :mod:`shunter.cliclient`; ``config`` and
+``completion`` work locally. :func:`add_commands` registers them on the ``shunter`` parser;
+the cluster commands set ``args.command``, which :func:`run_command` runs, the local ones
+``args.func``. Nothing here imports the operator's Kubernetes client or, at import time, the
+API models: ``shunter get`` stays fast.
 """
 
 from __future__ import annotations
@@ -10,35 +13,61 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from shunter.cli_commands import annotate, get, promote
+from shunter.cli_commands import (
+    annotate,
+    completion,
+    describe,
+    get,
+    promote,
+    settings,
+    update,
+)
+from shunter.cli_commands.completion import completes, completes_files
 from shunter.cli_commands.errors import CliError
 from shunter.cli_commands.session import Command, run_command
 
-__all__ = ["CliError", "Command", "add_commands", "run_command"]
+__all__ = ["CliError", "Command", "add_commands", "add_connection_flags", "run_command"]
 
 
-def _common(*, project_required: bool) -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
-        "--kubeconfig",
-        default=argparse.SUPPRESS,
-        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)",
+def add_connection_flags(parser: argparse.ArgumentParser, *, default: Any = None) -> None:
+    """``--kubeconfig`` and ``--context``, as kubectl has them."""
+    completes_files(
+        parser.add_argument(
+            "--kubeconfig",
+            default=default,
+            help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else in-cluster)",
+        )
     )
-    parent.add_argument(
-        "-n",
-        "--namespace",
-        "--project",
-        dest="project",
-        metavar="PROJECT",
-        required=project_required,
-        help="the project (its namespace)",
+    parser.add_argument(
+        "--context", default=default, help="kubeconfig context (default: its current-context)"
+    )
+
+
+def _common() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    add_connection_flags(parent, default=argparse.SUPPRESS)
+    completes(
+        parent.add_argument(
+            "-n",
+            "--namespace",
+            "--project",
+            dest="project",
+            metavar="PROJECT",
+            help="the project (default: the context's namespace, else "
+            "`shunter config set-project`)",
+        ),
+        "projects",
     )
     return parent
 
 
 def add_commands(sub: Any) -> None:
     """Register the subcommands on ``sub`` (the ``shunter`` parser's subparsers)."""
-    get.add_parser(sub, [_common(project_required=False)])
-    required = [_common(project_required=True)]
-    promote.add_parsers(sub, required)
-    annotate.add_parsers(sub, required)
+    parents = [_common()]
+    get.add_parser(sub, parents)
+    describe.add_parser(sub, parents)
+    promote.add_parsers(sub, parents)
+    update.add_parser(sub, parents)
+    annotate.add_parsers(sub, parents)
+    settings.add_parser(sub)
+    completion.add_parser(sub)

@@ -12,28 +12,20 @@ from typing import Any
 
 from shunter.api.v1alpha1.labels import ALIAS
 from shunter.cli_commands.errors import CliError
-from shunter.kube.client import KubeClient, NotFoundError
+from shunter.cli_commands.kinds import kind_info
+from shunter.cliclient.client import KubeAPI, NotFoundError
 
 __all__ = [
-    "KIND_OF",
     "describe_freight",
     "get_object",
     "list_objects",
     "name_list",
+    "names_of",
     "require_project",
     "resolve_freight",
 ]
 
 JSON = dict[str, Any]
-
-#: Kind name of each plural, for messages.
-KIND_OF = {
-    "projects": "Project",
-    "warehouses": "Warehouse",
-    "freights": "Freight",
-    "stages": "Stage",
-    "promotions": "Promotion",
-}
 _MAX_LISTED = 20
 
 
@@ -44,36 +36,39 @@ def name_list(names: list[str]) -> str:
     return f"{shown} and {extra} more" if extra > 0 else shown
 
 
-def _names(objects: list[JSON]) -> list[str]:
+def names_of(objects: list[JSON]) -> list[str]:
+    """The ``metadata.name`` of each object."""
     return [str(o.get("metadata", {}).get("name", "")) for o in objects]
 
 
-async def require_project(kube: KubeClient, project: str) -> None:
+def require_project(api: KubeAPI, project: str) -> None:
     """Raise :class:`CliError` (listing the projects) unless Project ``project`` exists."""
     try:
-        await kube.get_cluster_custom("projects", project)
+        api.get("projects", project)
     except NotFoundError:
-        projects = _names(await kube.list_cluster_custom("projects"))
+        projects = names_of(api.list("projects"))
         known = f"the projects are: {name_list(projects)}" if projects else "there are none yet"
         raise CliError(f"project {project!r} not found; {known}") from None
 
 
-async def list_objects(kube: KubeClient, project: str, plural: str) -> list[JSON]:
+def list_objects(
+    api: KubeAPI, project: str, plural: str, *, label_selector: str | None = None
+) -> list[JSON]:
     """Every object of one namespaced kind in a project (the project must exist)."""
-    objects = await kube.list_custom(project, plural)
+    objects = api.list(plural, project, label_selector=label_selector)
     if not objects:
-        await require_project(kube, project)
+        require_project(api, project)
     return objects
 
 
-async def get_object(kube: KubeClient, project: str, plural: str, name: str) -> JSON:
+def get_object(api: KubeAPI, project: str, plural: str, name: str) -> JSON:
     """One namespaced object; when missing, the error lists the objects of that kind."""
     try:
-        return await kube.get_custom(project, plural, name)
+        return api.get(plural, name, project)
     except NotFoundError:
         pass
-    kind = KIND_OF.get(plural, plural)
-    existing = _names(await list_objects(kube, project, plural))
+    kind = kind_info(plural).kind
+    existing = names_of(list_objects(api, project, plural))
     if existing:
         raise CliError(
             f"{kind} {name!r} not found in project {project!r}; its {kind}s are: "
@@ -82,19 +77,19 @@ async def get_object(kube: KubeClient, project: str, plural: str, name: str) -> 
     raise CliError(f"{kind} {name!r} not found: project {project!r} has no {kind}s")
 
 
-async def resolve_freight(kube: KubeClient, project: str, name_or_alias: str) -> JSON:
+def resolve_freight(api: KubeAPI, project: str, name_or_alias: str) -> JSON:
     """A Freight by name, else by alias; the error lists the newest Freight of the project."""
     try:
-        return await kube.get_custom(project, "freights", name_or_alias)
+        return api.get("freights", name_or_alias, project)
     except NotFoundError:
         pass
-    matches = await kube.list_custom(project, "freights", label_selector=f"{ALIAS}={name_or_alias}")
+    matches = api.list("freights", project, label_selector=f"{ALIAS}={name_or_alias}")
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        names = name_list(_names(matches))
+        names = name_list(names_of(matches))
         raise CliError(f"alias {name_or_alias!r} names several Freight ({names}); use a name")
-    freights = await list_objects(kube, project, "freights")
+    freights = list_objects(api, project, "freights")
     if not freights:
         raise CliError(
             f"Freight {name_or_alias!r} not found: project {project!r} has no Freight yet "

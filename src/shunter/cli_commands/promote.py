@@ -1,89 +1,116 @@
-"""``shunter promote`` and ``shunter approve``: move a piece of Freight into a Stage, or allow it.
+"""``shunter promote`` and ``shunter approve``: move a piece of Freight into Stages, or allow it.
 
-``promote`` creates the Promotion (named ``<stage>.<ulid>.<freight[:7]>``, as Kargo names
-them) after checking, like Kargo's API server, that the Stage can run one and that the Freight
-is available to it; the operator fills in the steps and runs it. ``approve`` records the Stage
-in the Freight's ``status.approvedFor``, which makes the Freight available to that Stage
-without verification upstream.
+``promote --stage S`` creates one Promotion (named ``<stage>.<ulid>.<freight[:7]>``, as Kargo
+names them) after checking, like Kargo's API server, that the Stage can run one and that the
+Freight is available to it; the operator fills in the steps and runs it.
+``promote --downstream-from S`` creates one for every Stage directly downstream of S (it lists
+S under ``sources.stages`` for the Freight's origin) that can take the Freight; Stages without
+steps (control flow) and Stages the Freight is not available to are skipped with the reason.
+``--wait`` then follows the Promotions to their end (:mod:`shunter.cli_commands.follow`).
+
+``approve`` records the Stage in the Freight's ``status.approvedFor``, which makes the Freight
+available to that Stage without verification upstream.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from shunter.api.v1alpha1 import Freight, Stage
+from shunter.api.v1alpha1.group import GROUP, VERSION
+from shunter.cli_commands.completion import completes
 from shunter.cli_commands.errors import CliError
-from shunter.cli_commands.lookup import describe_freight, get_object, resolve_freight
-from shunter.controllers.availability import freight_availability
+from shunter.cli_commands.follow import follow_promotions
+from shunter.cli_commands.lookup import (
+    describe_freight,
+    get_object,
+    list_objects,
+    resolve_freight,
+)
+from shunter.cli_commands.session import Session
+from shunter.cliclient.client import ConflictError
 from shunter.controllers.naming import promotion_name
-from shunter.kube.client import ConflictError, KubeClient
+
+if TYPE_CHECKING:
+    from shunter.api.v1alpha1.freight import Freight
+    from shunter.api.v1alpha1.stage import Stage
 
 __all__ = ["add_parsers", "approve_command", "promote_command"]
 
 JSON = dict[str, Any]
 
+_PROMOTE_EXAMPLES = """examples:
+  shunter promote -n sandbox-example --stage prod --freight frozen-tauntaun --wait
+  shunter promote -n sandbox-example --downstream-from preprod --freight frozen-tauntaun
+"""
+
 
 def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     """Register ``promote`` and ``approve`` on the ``shunter`` subcommands."""
-    for verb, help_text, description, command in (
-        (
-            "promote",
-            "promote a piece of Freight to a Stage",
-            "Create a Promotion of the Freight to the Stage, if the Freight is available to it.",
-            promote_command,
+    promote = sub.add_parser(
+        "promote",
+        parents=parents,
+        help="promote a piece of Freight to a Stage (or to the Stages downstream of one)",
+        description="Create a Promotion of the Freight to the Stage, if the Freight is available "
+        "to it; with --downstream-from, one to each Stage directly downstream that can take it.",
+        epilog=_PROMOTE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    target = promote.add_mutually_exclusive_group(required=True)
+    completes(target.add_argument("--stage", help="the Stage"), "stages")
+    completes(
+        target.add_argument(
+            "--downstream-from",
+            metavar="STAGE",
+            help="promote to every Stage directly downstream of STAGE that can take the Freight",
         ),
-        (
-            "approve",
-            "approve a piece of Freight for a Stage",
-            "Make the Freight available to the Stage without verification upstream.",
-            approve_command,
-        ),
-    ):
-        parser = sub.add_parser(
-            verb,
-            parents=parents,
-            help=help_text,
-            description=description,
-            epilog=f"example:\n  shunter {verb} --project sandbox-example --stage prod "
-            "--freight frozen-tauntaun",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
-        parser.add_argument("--stage", required=True, help="the Stage")
-        parser.add_argument("--freight", required=True, help="the Freight's name or alias")
-        parser.set_defaults(command=command)
+        "stages",
+    )
+    completes(
+        promote.add_argument("--freight", required=True, help="the Freight's name or alias"),
+        "freights",
+    )
+    promote.add_argument(
+        "--wait",
+        action="store_true",
+        help="follow the Promotion(s): print each step as it finishes; exit 1 unless all succeed",
+    )
+    promote.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="with --wait: give up waiting after SECONDS (the Promotion goes on)",
+    )
+    promote.set_defaults(command=promote_command)
 
-
-def _parse_stage(raw: JSON) -> Stage:
-    try:
-        return Stage.model_validate(raw)
-    except ValidationError as exc:
-        name = raw.get("metadata", {}).get("name")
-        raise CliError(f"cannot read Stage {name!r}: {exc}") from None
-
-
-def _parse_freight(raw: JSON) -> Freight:
-    try:
-        return Freight.model_validate(raw)
-    except ValidationError as exc:
-        name = raw.get("metadata", {}).get("name")
-        raise CliError(f"cannot read Freight {name!r}: {exc}") from None
-
-
-def _requested_origins(stage: Stage) -> str:
-    return ", ".join(r.origin.key for r in stage.spec.requested_freight) or "nothing"
+    approve = sub.add_parser(
+        "approve",
+        parents=parents,
+        help="approve a piece of Freight for a Stage",
+        description="Make the Freight available to the Stage without verification upstream.",
+        epilog="example:\n"
+        "  shunter approve -n sandbox-example --stage prod --freight frozen-tauntaun",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    completes(approve.add_argument("--stage", required=True, help="the Stage"), "stages")
+    completes(
+        approve.add_argument("--freight", required=True, help="the Freight's name or alias"),
+        "freights",
+    )
+    approve.set_defaults(command=approve_command)
 
 
 def _unavailable_hint(stage: Stage, freight: Freight, project: str, label: str) -> str:
+    from shunter.cli_commands.models import requested_origins  # noqa: PLC0415
+
     name = stage.metadata.name or ""
     request = next(
         (r for r in stage.spec.requested_freight if r.origin.key == freight.origin.key), None
     )
     if request is None:
-        return f"Stage {name!r} requests Freight from: {_requested_origins(stage)}"
+        return f"Stage {name!r} requests Freight from: {requested_origins(stage)}"
     upstream = ", ".join(request.sources.stages or [])
     approve = (
         f"shunter approve --project {project} --stage {name} --freight {freight.metadata.name}"
@@ -96,69 +123,144 @@ def _unavailable_hint(stage: Stage, freight: Freight, project: str, label: str) 
     return f"Approve {label} for this Stage: {approve}"
 
 
-async def _stage_and_freight(
-    kube: KubeClient, project: str, stage_name: str, freight_ref: str
-) -> tuple[Stage, Freight]:
-    stage = _parse_stage(await get_object(kube, project, "stages", stage_name))
-    freight = _parse_freight(await resolve_freight(kube, project, freight_ref))
-    return stage, freight
-
-
-async def promote_command(kube: KubeClient, args: argparse.Namespace, out: TextIO) -> int:
-    """Run ``shunter promote``."""
-    project: str = args.project
-    stage, freight = await _stage_and_freight(kube, project, args.stage, args.freight)
-    stage_name = stage.metadata.name or ""
-    label = describe_freight(freight.model_dump(by_alias=True))
+def _has_steps(stage: Stage) -> bool:
     template = stage.spec.promotion_template
-    if template is None or not template.spec.steps:
-        raise CliError(
-            f"Stage {stage_name!r} has no promotion steps (spec.promotionTemplate), so there is "
-            "nothing to run; add steps to the Stage first"
-        )
+    return template is not None and bool(template.spec.steps)
+
+
+def _why_not(stage: Stage, freight: Freight) -> str | None:
+    """Why ``freight`` cannot be promoted to ``stage`` now; None when it can."""
+    from shunter.cli_commands.models import freight_availability  # noqa: PLC0415
+
+    if not _has_steps(stage):
+        return "it has no promotion steps (a control-flow Stage)"
     availability = freight_availability(stage, freight)
-    if not availability.available:
-        raise CliError(
-            f"Freight {label} is not available to Stage {stage_name!r}: {availability.reason}.\n"
-            + _unavailable_hint(stage, freight, project, label)
-        )
-    freight_name = freight.metadata.name or ""
-    name = promotion_name(stage_name, freight_name)
+    return None if availability.available else availability.reason
+
+
+def _create(session: Session, project: str, stage: str, freight: str) -> str:
+    name = promotion_name(stage, freight)
     body: JSON = {
-        "apiVersion": "kargo.akuity.io/v1alpha1",
+        "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Promotion",
         "metadata": {"name": name, "namespace": project},
-        "spec": {"stage": stage_name, "freight": freight_name},
+        "spec": {"stage": stage, "freight": freight},
     }
     try:
-        created = await kube.create_custom(project, "promotions", body)
+        created = session.api.create("promotions", project, body)
     except ConflictError:
         raise CliError(f"Promotion {name!r} already exists; run the command again") from None
-    created_name = created.get("metadata", {}).get("name", name)
-    out.write(f"promotion.kargo.akuity.io/{created_name} created\n")
-    out.write(f"Follow it with: shunter get promotion {created_name} -n {project} -w\n")
+    created_name = str(created.get("metadata", {}).get("name", name))
+    session.write(f"promotion.{GROUP}/{created_name} created\n")
+    return created_name
+
+
+def _downstream(stages: list[Stage], upstream: str, freight: Freight) -> list[Stage]:
+    return [
+        s
+        for s in stages
+        if any(
+            r.origin.key == freight.origin.key and upstream in (r.sources.stages or [])
+            for r in s.spec.requested_freight
+        )
+    ]
+
+
+def promote_command(session: Session) -> int:
+    """Run ``shunter promote``."""
+    from shunter.cli_commands.models import parse_freight, parse_stage  # noqa: PLC0415
+
+    args = session.args
+    if args.timeout is not None and not args.wait:
+        raise CliError("--timeout goes with --wait", exit_code=2)
+    project = session.project()
+    api = session.api
+    if args.downstream_from:
+        get_object(api, project, "stages", args.downstream_from)  # names the Stages if missing
+    else:
+        get_object(api, project, "stages", args.stage)
+    raw_freight = resolve_freight(api, project, args.freight)
+    freight = parse_freight(raw_freight)
+    freight_name = freight.metadata.name or ""
+    label = describe_freight(raw_freight)
+    created: dict[str, str] = {}
+    if args.downstream_from:
+        stages = [parse_stage(s) for s in list_objects(api, project, "stages")]
+        targets = sorted(
+            _downstream(stages, args.downstream_from, freight), key=lambda s: s.metadata.name or ""
+        )
+        if not targets:
+            raise CliError(
+                f"no Stage is directly downstream of {args.downstream_from!r} for Freight from "
+                f"{freight.origin.key} (none lists it under sources.stages)"
+            )
+        skipped = []
+        for stage in targets:
+            stage_name = stage.metadata.name or ""
+            reason = _why_not(stage, freight)
+            if reason is not None:
+                skipped.append(f"Stage {stage_name!r}: {reason}")
+                continue
+            created[_create(session, project, stage_name, freight_name)] = stage_name
+        for line in skipped:
+            sys.stderr.write(f"skipped {line}\n")
+        if not created:
+            raise CliError(
+                f"Freight {label} was promoted to no Stage downstream of "
+                f"{args.downstream_from!r} (see above why)"
+            )
+    else:
+        stage = parse_stage(get_object(api, project, "stages", args.stage))
+        if not _has_steps(stage):
+            raise CliError(
+                f"Stage {args.stage!r} has no promotion steps (spec.promotionTemplate), so "
+                "there is nothing to run; add steps to the Stage first"
+            )
+        reason = _why_not(stage, freight)
+        if reason is not None:
+            hint = _unavailable_hint(stage, freight, project, label)
+            raise CliError(
+                f"Freight {label} is not available to Stage {args.stage!r}: {reason}.\n{hint}"
+            )
+        created[_create(session, project, args.stage, freight_name)] = args.stage
+    if args.wait:
+        return follow_promotions(session, project, created, args.timeout)
+    if len(created) == 1:
+        name = next(iter(created))
+        session.write(f"Follow it with: shunter get promotion {name} -n {project} -w\n")
+    else:
+        session.write(f"Follow them with: shunter get promotions -n {project} -w\n")
     return 0
 
 
-async def approve_command(kube: KubeClient, args: argparse.Namespace, out: TextIO) -> int:
+def approve_command(session: Session) -> int:
     """Run ``shunter approve``."""
-    project: str = args.project
-    stage, freight = await _stage_and_freight(kube, project, args.stage, args.freight)
+    from shunter.cli_commands.models import (  # noqa: PLC0415
+        parse_freight,
+        parse_stage,
+        requested_origins,
+    )
+
+    args = session.args
+    project = session.project()
+    stage = parse_stage(get_object(session.api, project, "stages", args.stage))
+    raw_freight = resolve_freight(session.api, project, args.freight)
+    freight = parse_freight(raw_freight)
     stage_name = stage.metadata.name or ""
     freight_name = freight.metadata.name or ""
-    label = describe_freight(freight.model_dump(by_alias=True))
+    label = describe_freight(raw_freight)
     if not any(r.origin.key == freight.origin.key for r in stage.spec.requested_freight):
         raise CliError(
             f"Stage {stage_name!r} does not request Freight from {freight.origin.key}, so "
             f"approving {label} for it would change nothing; it requests Freight from: "
-            f"{_requested_origins(stage)}"
+            f"{requested_origins(stage)}"
         )
     approved = (freight.status.approved_for if freight.status else None) or {}
     if stage_name in approved:
-        out.write(f"freight.kargo.akuity.io/{freight_name} is already approved for {stage_name}\n")
+        session.write(f"freight.{GROUP}/{freight_name} is already approved for {stage_name}\n")
         return 0
     now = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     patch = {"status": {"approvedFor": {stage_name: {"approvedAt": now}}}}
-    await kube.patch_custom(project, "freights", freight_name, patch, status=True)
-    out.write(f"freight.kargo.akuity.io/{freight_name} approved for Stage {stage_name}\n")
+    session.api.patch("freights", project, freight_name, patch, status=True)
+    session.write(f"freight.{GROUP}/{freight_name} approved for Stage {stage_name}\n")
     return 0

@@ -1,64 +1,84 @@
-"""Connecting the command line to a cluster, and running one async command at the edge.
+"""Connecting a command to the cluster, choosing its project, and translating failures.
 
-The kubeconfig is ``--kubeconfig``, else ``$KUBECONFIG``, else ``~/.kube/config``, else the
-pod's service account. API and connection failures become :class:`CliError` messages that say
-what to check next.
+The cluster comes from ``--kubeconfig``/``--context`` (see :mod:`shunter.cliclient.kubeconfig`).
+The project is ``-n/--project``, else the namespace of the kubeconfig context, else the default
+set with ``shunter config set-project``. API, connection and kubeconfig failures become
+:class:`CliError` messages that say what to check next.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import sys
-from collections.abc import Callable, Coroutine
-from pathlib import Path
-from typing import Any, TextIO
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
 
-from urllib3.exceptions import HTTPError
-
+from shunter.cli_commands import settings
 from shunter.cli_commands.errors import CliError
-from shunter.kube.client import KubeClient, KubeError
+from shunter.cliclient.client import ApiError, KubeAPI, UnreachableError
+from shunter.cliclient.kubeconfig import KubeconfigError, load
 
-__all__ = ["Command", "connect", "run_command"]
-
-#: An async command: the client, the parsed arguments, the stream to print results on.
-Command = Callable[[KubeClient, argparse.Namespace, TextIO], Coroutine[Any, Any, int]]
+__all__ = ["Command", "Session", "connect", "run_command"]
 
 
-def _kubeconfig_path(explicit: str | None) -> str | None:
-    if explicit:
-        return explicit
-    if os.environ.get("KUBECONFIG"):
-        return os.environ["KUBECONFIG"]
-    default = Path.home() / ".kube" / "config"
-    return str(default) if default.is_file() else None
+@dataclass
+class Session:
+    """What a command works with: the API, its arguments, where to print."""
 
+    api: KubeAPI
+    args: argparse.Namespace
+    out: TextIO = field(default_factory=lambda: sys.stdout)
 
-def connect(kubeconfig: str | None) -> KubeClient:
-    """A client for the cluster named by ``kubeconfig`` (see the module docstring)."""
-    path = _kubeconfig_path(kubeconfig)
-    if path is None:
+    def project(self, *, required: bool = True) -> str:
+        """The project (see the module docstring); without one, an error that lists them."""
+        explicit = getattr(self.args, "project", None)
+        name = explicit or self.api.access.namespace or settings.default_project()
+        if name:
+            return name
+        if not required:
+            return ""
         try:
-            return KubeClient.in_cluster()
-        except KubeError as exc:
-            raise CliError(
-                "no kubeconfig found: pass --kubeconfig FILE or set KUBECONFIG "
-                f"(not in a pod either: {exc})"
-            ) from None
-    if kubeconfig and not Path(kubeconfig).is_file():
-        raise CliError(f"kubeconfig {kubeconfig} does not exist; check --kubeconfig")
+            projects = [
+                str(p.get("metadata", {}).get("name", "")) for p in self.api.list("projects")
+            ]
+        except ApiError:
+            projects = []
+        from shunter.cli_commands.lookup import name_list  # noqa: PLC0415 - avoids a cycle
+
+        known = f" (projects: {name_list(projects)})" if projects else ""
+        raise CliError(
+            f"which project? add -n PROJECT, or set a default with "
+            f"`shunter config set-project NAME`{known}",
+            exit_code=2,
+        )
+
+    def write(self, text: str) -> None:
+        """Print ``text`` and flush (so ``--wait`` and ``--watch`` lines show at once)."""
+        self.out.write(text)
+        self.out.flush()
+
+
+#: A command: the session, returning the exit code.
+Command = Callable[[Session], int]
+
+
+def connect(
+    args: argparse.Namespace, *, timeout: float = 30.0, interactive: bool = True
+) -> KubeAPI:
+    """A client of the cluster that ``args`` (``--kubeconfig``, ``--context``) name."""
     try:
-        return KubeClient.from_kubeconfig(path)
-    except Exception as exc:  # the kubernetes library raises many types for a bad kubeconfig
-        raise CliError(f"cannot use kubeconfig {path}: {exc}") from None
+        access = load(getattr(args, "kubeconfig", None), getattr(args, "context", None))
+    except KubeconfigError as exc:
+        raise CliError(str(exc)) from None
+    return KubeAPI(access, timeout=timeout, interactive=interactive)
 
 
-def _explain(exc: KubeError) -> str:
+def _explain(exc: ApiError) -> str:
     if exc.status == 401:
         return (
             f"{exc}\nThe cluster rejected your credentials: log in again or pass another "
-            "--kubeconfig."
+            "--kubeconfig or --context."
         )
     if exc.status == 403:
         return (
@@ -69,16 +89,18 @@ def _explain(exc: KubeError) -> str:
 
 
 def run_command(command: Command, args: argparse.Namespace) -> int:
-    """Connect, run ``command`` to completion on a fresh event loop, and close the client."""
-    kube = connect(getattr(args, "kubeconfig", None))
+    """Connect, run ``command`` and close the connection; failures become :class:`CliError`."""
+    api = connect(args)
     try:
-        return asyncio.run(command(kube, args, sys.stdout))
-    except KubeError as exc:
+        return command(Session(api, args))
+    except ApiError as exc:
         raise CliError(_explain(exc)) from None
-    except (HTTPError, OSError) as exc:
+    except UnreachableError as exc:
         raise CliError(
             f"cannot reach the Kubernetes API server ({exc}); check that the cluster is up "
-            "and that --kubeconfig / KUBECONFIG points at it"
+            "and that --kubeconfig / KUBECONFIG / --context point at it"
         ) from None
+    except KubeconfigError as exc:
+        raise CliError(str(exc)) from None
     finally:
-        kube.close()
+        api.close()

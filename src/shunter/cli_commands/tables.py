@@ -20,6 +20,7 @@ __all__ = [
     "TablePrinter",
     "artifacts_summary",
     "human_duration",
+    "parse_time",
     "render_table",
     "table_rows",
 ]
@@ -58,7 +59,8 @@ def human_duration(seconds: float) -> str:
     return f"{years}y"
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp as an aware datetime; None for anything else."""
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -86,7 +88,7 @@ def _text(value: Any) -> str:
 
 
 def _age(obj: JSON, now: datetime) -> str:
-    created = _parse_time(_get(obj, "metadata", "creationTimestamp"))
+    created = parse_time(_get(obj, "metadata", "creationTimestamp"))
     return human_duration((now - created).total_seconds()) if created else "<unknown>"
 
 
@@ -200,6 +202,7 @@ def _shard_label(obj: JSON, _now: datetime) -> str:
 
 
 NAME = Column("NAME", _name)
+PROJECT = Column("PROJECT", _field("metadata", "namespace"))
 AGE = Column("AGE", _age)
 
 #: The columns of each kind, by plural name.
@@ -258,11 +261,21 @@ def _columns(plural: str, wide: bool) -> list[Column]:
 
 
 def table_rows(
-    plural: str, objects: Iterable[JSON], *, wide: bool = False, now: datetime | None = None
+    plural: str,
+    objects: Iterable[JSON],
+    *,
+    wide: bool = False,
+    now: datetime | None = None,
+    with_project: bool = False,
 ) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of a table of ``objects`` of one kind (``plural``: ``stages``...)."""
+    """Headers and cells of a table of ``objects`` of one kind (``plural``: ``stages``...).
+
+    ``with_project`` adds a first PROJECT column (objects of several projects, ``-A``).
+    """
     now = now or datetime.now(UTC)
     columns = _columns(plural, wide)
+    if with_project:
+        columns.insert(0, PROJECT)
     rows = [[_one_line(c.value(obj, now)) for c in columns] for obj in objects]
     return [c.header for c in columns], rows
 
