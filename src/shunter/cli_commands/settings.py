@@ -114,7 +114,9 @@ def add_parser(sub: Any) -> None:
     config = sub.add_parser(
         "config",
         help="the command line's settings: the default project",
-        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        description="The default project, used when neither -n nor the kubeconfig context "
+        "names one. It is kept in $XDG_CONFIG_HOME/shunter/config.yaml "
+        "(~/.config/shunter/config.yaml); these verbs do not talk to the cluster.",
     )
     verbs = config.add_subparsers(dest="config_verb", metavar="VERB", required=True)
     set_project = verbs.add_parser("set-project", help="set the default project")
