@@ -274,6 +274,9 @@ def test_the_project_comes_from_the_context_then_the_config(
     config["contexts"].append(
         {"name": "in-project", "context": {**plain["context"], "namespace": project.name}}
     )
+    config["contexts"].append(
+        {"name": "in-default", "context": {**plain["context"], "namespace": "default"}}
+    )
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(config))
 
@@ -285,6 +288,11 @@ def test_the_project_comes_from_the_context_then_the_config(
     code, out, err = stages("--context", "in-project", "get", "stages")
     assert code == 0, err
     assert "preprod" in out
+    code, _, err = stages("--context", "in-default", "get", "stages")
+    assert code == 1
+    assert "project 'default' not found" in err
+    assert "(the project is the namespace of kubeconfig" in err
+    assert "context 'in-default'; -n PROJECT picks another)" in err
     code, _, err = stages("get", "stages")  # current-context: no namespace, no default yet
     assert code == 2
     assert "shunter config set-project NAME" in err

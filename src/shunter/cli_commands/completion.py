@@ -46,7 +46,7 @@ class _ClusterNames:
         from shunter.cli_commands.session import Session, connect  # noqa: PLC0415
 
         plural = self.plural or plural_of(str(getattr(args, "kind", "") or ""))
-        api = connect(args, timeout=COMPLETION_TIMEOUT, interactive=False)
+        api = connect(args, timeout=COMPLETION_TIMEOUT, quick=True)
         try:
             if plural == "projects":
                 items = api.list("projects")

@@ -19,7 +19,7 @@ from typing import Any
 from shunter.api.v1alpha1.group import GROUP
 from shunter.cli_commands.completion import completes, completes_words
 from shunter.cli_commands.errors import CliError
-from shunter.cli_commands.kinds import KIND_CHOICES, plural_of
+from shunter.cli_commands.kinds import KIND_CHOICES, kind_info, plural_of
 from shunter.cli_commands.lookup import get_object, list_objects, require_project, resolve_freight
 from shunter.cli_commands.session import Session
 from shunter.cli_commands.tables import TablePrinter, table_rows
@@ -222,7 +222,7 @@ def get_command(session: Session) -> int:
         _print_objects(session, objects, output, single=len(args.names) == 1)
         return 0
     if output == "name":
-        singular = plural.removesuffix("s") if plural != "freights" else "freight"
+        singular = kind_info(plural).singular
         session.write("".join(f"{singular}.{GROUP}/{_name(o)}\n" for o in objects))
         return 0
     wide = output == "wide"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from shunter.api.v1alpha1.labels import ALIAS
-from shunter.cli_commands.errors import CliError
+from shunter.cli_commands.errors import CliError, ProjectNotFoundError
 from shunter.cli_commands.kinds import kind_info
 from shunter.cliclient.client import KubeAPI, NotFoundError
 
@@ -48,7 +48,9 @@ def require_project(api: KubeAPI, project: str) -> None:
     except NotFoundError:
         projects = names_of(api.list("projects"))
         known = f"the projects are: {name_list(projects)}" if projects else "there are none yet"
-        raise CliError(f"project {project!r} not found; {known}") from None
+        raise ProjectNotFoundError(
+            f"project {project!r} not found; {known}", project=project
+        ) from None
 
 
 def list_objects(

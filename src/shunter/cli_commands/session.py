@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from shunter.cli_commands import settings
-from shunter.cli_commands.errors import CliError
+from shunter.cli_commands.errors import CliError, ProjectNotFoundError
+from shunter.cli_commands.lookup import name_list
 from shunter.cliclient.client import ApiError, KubeAPI, UnreachableError
 from shunter.cliclient.kubeconfig import KubeconfigError, load
 
@@ -29,13 +30,21 @@ class Session:
     api: KubeAPI
     args: argparse.Namespace
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    #: Where the project came from when ``-n`` did not name it (for error messages).
+    project_origin: str | None = None
 
     def project(self, *, required: bool = True) -> str:
         """The project (see the module docstring); without one, an error that lists them."""
         explicit = getattr(self.args, "project", None)
-        name = explicit or self.api.access.namespace or settings.default_project()
-        if name:
-            return name
+        if explicit:
+            return str(explicit)
+        if self.api.access.namespace:
+            self.project_origin = f"the namespace of {self.api.access.source}"
+            return self.api.access.namespace
+        default = settings.default_project()
+        if default:
+            self.project_origin = f"the default set with `shunter config set-project` ({default})"
+            return default
         if not required:
             return ""
         try:
@@ -44,8 +53,6 @@ class Session:
             ]
         except ApiError:
             projects = []
-        from shunter.cli_commands.lookup import name_list  # noqa: PLC0415 - avoids a cycle
-
         known = f" (projects: {name_list(projects)})" if projects else ""
         raise CliError(
             f"which project? add -n PROJECT, or set a default with "
@@ -63,15 +70,19 @@ class Session:
 Command = Callable[[Session], int]
 
 
-def connect(
-    args: argparse.Namespace, *, timeout: float = 30.0, interactive: bool = True
-) -> KubeAPI:
-    """A client of the cluster that ``args`` (``--kubeconfig``, ``--context``) name."""
+def connect(args: argparse.Namespace, *, timeout: float = 30.0, quick: bool = False) -> KubeAPI:
+    """A client of the cluster that ``args`` (``--kubeconfig``, ``--context``) name.
+
+    ``quick`` (shell completion): an exec credential plugin may not prompt and gets
+    ``timeout`` seconds too.
+    """
     try:
         access = load(getattr(args, "kubeconfig", None), getattr(args, "context", None))
     except KubeconfigError as exc:
         raise CliError(str(exc)) from None
-    return KubeAPI(access, timeout=timeout, interactive=interactive)
+    if quick:
+        return KubeAPI(access, timeout=timeout, interactive=False, exec_timeout=timeout)
+    return KubeAPI(access, timeout=timeout)
 
 
 def _explain(exc: ApiError) -> str:
@@ -91,8 +102,15 @@ def _explain(exc: ApiError) -> str:
 def run_command(command: Command, args: argparse.Namespace) -> int:
     """Connect, run ``command`` and close the connection; failures become :class:`CliError`."""
     api = connect(args)
+    session = Session(api, args)
     try:
-        return command(Session(api, args))
+        return command(session)
+    except ProjectNotFoundError as exc:
+        if session.project_origin is None:
+            raise
+        raise CliError(
+            f"{exc}\n(the project is {session.project_origin}; -n PROJECT picks another)"
+        ) from None
     except ApiError as exc:
         raise CliError(_explain(exc)) from None
     except UnreachableError as exc:

@@ -22,7 +22,12 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from shunter import __version__
 from shunter.api.v1alpha1.group import GROUP, VERSION
-from shunter.cliclient.kubeconfig import ClientCertificate, ClusterAccess, Credentials
+from shunter.cliclient.kubeconfig import (
+    EXEC_TIMEOUT,
+    ClientCertificate,
+    ClusterAccess,
+    Credentials,
+)
 
 __all__ = [
     "FIELD_MANAGER",
@@ -102,11 +107,16 @@ class KubeAPI:
     """A synchronous client of one API server (see the module docstring)."""
 
     def __init__(
-        self, access: ClusterAccess, *, timeout: float = 30.0, interactive: bool = True
+        self,
+        access: ClusterAccess,
+        *,
+        timeout: float = 30.0,
+        interactive: bool = True,
+        exec_timeout: float = EXEC_TIMEOUT,
     ) -> None:
         self.access = access
         self.timeout = timeout
-        self._credentials = Credentials(access, interactive=interactive)
+        self._credentials = Credentials(access, interactive=interactive, exec_timeout=exec_timeout)
         parts = urlsplit(access.server)
         self._scheme = parts.scheme
         self._host = parts.hostname or ""

@@ -323,7 +323,11 @@ def _access(
     if not server:
         raise KubeconfigError(f"{where} has no server")
     if not server.startswith(("https://", "http://")):
-        raise KubeconfigError(f"{where}: server {server!r} is not an http(s):// URL")
+        raise KubeconfigError(f"{where}: server is not an http(s):// URL")
+    if "@" in server.split("/", 3)[2]:
+        raise KubeconfigError(
+            f"{where}: the server URL carries user information; put credentials in the user"
+        )
     if _string(cluster.body, "proxy-url", where):
         raise KubeconfigError(
             f"{where} sets proxy-url, which shunter's command line does not support yet; "
@@ -466,12 +470,20 @@ class _ExecResult:
 class Credentials:
     """What requests to ``access``'s server carry; exec results are cached until they expire.
 
-    ``interactive=False`` never lets an exec plugin read the terminal (shell completion).
+    ``interactive=False`` never lets an exec plugin read the terminal (shell completion), and
+    a plugin that cannot ask the user anything gets ``exec_timeout`` seconds to answer.
     """
 
-    def __init__(self, access: ClusterAccess, *, interactive: bool = True) -> None:
+    def __init__(
+        self,
+        access: ClusterAccess,
+        *,
+        interactive: bool = True,
+        exec_timeout: float = EXEC_TIMEOUT,
+    ) -> None:
         self._access = access
         self._interactive = interactive
+        self._exec_timeout = exec_timeout
         self._exec: _ExecResult | None = None
 
     def bearer_token(self) -> str | None:
@@ -504,11 +516,15 @@ class Credentials:
         cached = self._exec
         if cached is not None and (cached.expires is None or cached.expires > datetime.now(UTC)):
             return cached
-        self._exec = _run_exec(plugin, self._access, interactive=self._interactive)
+        self._exec = _run_exec(
+            plugin, self._access, interactive=self._interactive, timeout=self._exec_timeout
+        )
         return self._exec
 
 
-def _run_exec(plugin: ExecPlugin, access: ClusterAccess, *, interactive: bool) -> _ExecResult:
+def _run_exec(
+    plugin: ExecPlugin, access: ClusterAccess, *, interactive: bool, timeout: float
+) -> _ExecResult:
     import subprocess  # noqa: PLC0415 - only exec plugins need it
 
     name = Path(plugin.command).name
@@ -532,13 +548,13 @@ def _run_exec(plugin: ExecPlugin, access: ClusterAccess, *, interactive: bool) -
             stdin=None if can_ask else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=None if interactive else subprocess.DEVNULL,
-            timeout=None if can_ask else EXEC_TIMEOUT,
+            timeout=None if can_ask else timeout,
             check=False,
         )
     except FileNotFoundError:
         raise KubeconfigError(f"{where}: {plugin.command} not found{hint}") from None
     except subprocess.TimeoutExpired:
-        raise KubeconfigError(f"{where} gave no answer within {EXEC_TIMEOUT:g}s") from None
+        raise KubeconfigError(f"{where} gave no answer within {timeout:g}s") from None
     except OSError as exc:
         raise KubeconfigError(f"{where} cannot run: {exc.strerror or exc}") from None
     if result.returncode != 0:
