@@ -322,6 +322,8 @@ def test_the_pods_service_account(plane: ControlPlane, namespace: str, tmp_path:
 def test_unusable_kubeconfigs_say_what_to_fix(tmp_path: Path) -> None:
     with pytest.raises(KubeconfigError, match="no kubeconfig found"):
         load(environ={"HOME": str(tmp_path)})
+    with pytest.raises(KubeconfigError, match="none of the files in KUBECONFIG"):
+        load(environ={"HOME": str(tmp_path), "KUBECONFIG": str(tmp_path / "gone")})
     with pytest.raises(KubeconfigError, match="does not exist; check --kubeconfig"):
         load(str(tmp_path / "nope"))
     cluster = {"server": "https://127.0.0.1:6443", "proxy-url": "http://proxy:3128"}

@@ -198,9 +198,14 @@ def load(
     if empty and not context and _in_cluster_possible(env, service_account_dir):
         return in_cluster(env, service_account_dir)
     if not merged.files:
+        where = (
+            f"none of the files in KUBECONFIG ({env['KUBECONFIG']}) exists"
+            if env.get("KUBECONFIG")
+            else "~/.kube/config does not exist"
+        )
         raise KubeconfigError(
             "no kubeconfig found: pass --kubeconfig FILE or set KUBECONFIG "
-            "(~/.kube/config does not exist, and this is not a pod with a service account)"
+            f"({where}, and this is not a pod with a service account)"
         )
     return _from_merged(merged, context)
 
