@@ -27,9 +27,13 @@ from typing import Any
 from shunter.expressions import gotime
 from shunter.expressions.errors import FunctionError
 from shunter.expressions.limits import (
+    MAX_COLLECTION_LENGTH,
+    MAX_STRING_LENGTH,
+    charge_output,
     charge_steps,
     check_collection_length,
     check_string_length,
+    measure,
 )
 from shunter.expressions.registry import FunctionRegistry
 from shunter.expressions.values import (
@@ -37,6 +41,7 @@ from shunter.expressions.values import (
     StrMap,
     compare,
     equal,
+    go_int,
     go_json,
     go_sprint,
     is_list,
@@ -68,7 +73,7 @@ def _str(fn: str, value: Any, what: str = "argument") -> str:
 def _int(fn: str, value: Any, what: str = "argument") -> int:
     if isinstance(value, bool) or not is_number(value):
         raise FunctionError(f"{fn}() expects an integer {what}, got {type_name(value)}")
-    return int(value)
+    return go_int(value)
 
 
 def _list(fn: str, value: Any) -> list[Any] | tuple[Any, ...]:
@@ -109,7 +114,7 @@ def get_item(container: Any, key: Any) -> Any:
     if is_list(container) or isinstance(container, str):
         if isinstance(key, bool) or not is_number(key):
             return None
-        index = int(key)
+        index = go_int(key)
         if index < 0:
             index += len(container)
         if 0 <= index < len(container):
@@ -160,12 +165,12 @@ def int_(value: Any) -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
-        if not math.isfinite(value) or not _INT64_MIN <= value <= _INT64_MAX:
-            return _INT64_MIN  # what Go yields on amd64 for out-of-range conversions
-        return int(value)
+        return go_int(value)  # out of range: what Go yields on amd64
     if isinstance(value, str):
         text = value[1:] if value[:1] in "+-" else value
-        if not text.isascii() or not text.isdigit():
+        # ASCII digits only, and few enough of them for int64 (Python's int() accepts other
+        # scripts' digits and refuses more than 4300 digits with a ValueError).
+        if not text.isascii() or not text.isdigit() or len(text.lstrip("0")) > 19:
             raise FunctionError(f"invalid operation: int({value})")
         result = int(value)
         if not _INT64_MIN <= result <= _INT64_MAX:
@@ -188,6 +193,7 @@ def float_(value: Any) -> float:
 
 
 def string_(value: Any) -> str:
+    charge_output(value, "string()")
     text = go_sprint(value)
     check_string_length(len(text))
     return text
@@ -196,6 +202,8 @@ def string_(value: Any) -> str:
 def _numbers(fn: str, args: tuple[Any, ...], out: list[Any], depth: int = 0) -> None:
     if depth > 100:
         raise FunctionError(f"{fn}(): arrays nested too deeply")
+    if depth == 0:
+        charge_steps(sum(measure(arg) for arg in args))
     for arg in args:
         if is_list(arg):
             _numbers(fn, tuple(arg), out, depth + 1)
@@ -231,6 +239,7 @@ def median(*args: Any) -> float:
     _numbers("median", args, values)
     if not values:
         return 0.0
+    charge_steps(len(values) * max(1, len(values).bit_length()))
     ordered = sorted(float(v) for v in values)
     middle = len(ordered) // 2
     if len(ordered) % 2:
@@ -248,7 +257,14 @@ def make_range(start: Any, end: Any) -> list[int]:
         raise FunctionError(
             f"invalid operation: .. (mismatched types {type_name(start)} and {type_name(end)})"
         )
-    low, high = int(start), int(end)
+    bounds = []
+    for bound in (start, end):
+        if isinstance(bound, float) and not (math.isfinite(bound) and bound.is_integer()):
+            raise FunctionError(
+                f"invalid operation: .. (mismatched types {type_name(start)} and {type_name(end)})"
+            )
+        bounds.append(int(bound))
+    low, high = bounds
     size = high - low + 1
     if size <= 0:
         return []
@@ -293,6 +309,8 @@ def _split(fn: str, value: Any, sep: Any, limit: Any, *, keep: bool) -> list[str
     if count == 0:
         return []
     if separator == "":
+        if count < 0 or count > MAX_COLLECTION_LENGTH:
+            check_collection_length(len(text))
         pieces = list(text)
         if 0 < count < len(pieces):
             pieces = [*pieces[: count - 1], "".join(pieces[count - 1 :])]
@@ -363,7 +381,8 @@ def has_suffix(value: Any, suffix: Any) -> bool:
 
 
 def to_json(value: Any) -> str:
-    text = go_json(value, indent="  ")
+    charge_output(value, "toJSON()")
+    text = go_json(value, indent="  ", limit=MAX_STRING_LENGTH)
     check_string_length(len(text))
     return text
 
@@ -374,10 +393,13 @@ def _reject_constant(name: str) -> Any:
 
 def from_json(value: Any) -> Any:
     text = _str("fromJSON", value)
+    charge_steps(len(text))
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise FunctionError(f"fromJSON(): {exc.msg} at offset {exc.pos}") from None
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        raise FunctionError("fromJSON(): a number has too many digits") from None
 
 
 def to_base64(value: Any) -> str:
@@ -489,6 +511,7 @@ def concat(*arrays: Any) -> list[Any]:
 
 
 def flatten(value: Any) -> list[Any]:
+    charge_steps(measure(value))  # the walk visits every element, shared ones every time
     result: list[Any] = []
 
     def walk(items: Any, depth: int) -> None:

@@ -21,7 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shunter.expressions.errors import FunctionError
-from shunter.expressions.values import Comparable, ExprObject, is_number
+from shunter.expressions.limits import charge_steps
+from shunter.expressions.values import Comparable, ExprObject, go_int, is_number, type_name
 
 __all__ = [
     "GoDuration",
@@ -45,7 +46,7 @@ _UNITS = {
     "m": 60_000_000_000,
     "h": 3_600_000_000_000,
 }
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?([a-zA-Z\u00b5\u03bc]+)")
+_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([a-zA-Z\u00b5\u03bc]+)")
 _MAX_DURATION = 2**63 - 1
 
 
@@ -70,7 +71,10 @@ def parse_duration(text: str) -> int:
         scale = _UNITS.get(unit)
         if scale is None:
             raise FunctionError(f"time: unknown unit {unit!r} in duration {original!r}")
+        if len(whole.lstrip("0")) > 19:  # beyond int64 (and int() refuses > 4300 digits)
+            raise FunctionError(f"time: invalid duration {original!r}")
         amount = int(whole or "0") * scale
+        frac = (frac or "")[:20]  # digits beyond a nanosecond change nothing
         if frac:
             amount += int(frac) * scale // (10 ** len(frac))
         total += amount
@@ -236,24 +240,33 @@ _LAYOUT_TOKENS = [
     "4",
     "5",
 ]
-_FRACTION = re.compile(r"[.,](0+|9+)(?!\d)")
+_FRACTION = re.compile(r"[.,](0+|9+)(?![0-9])")
+
+
+_TOKENS_BY_FIRST: dict[str, list[str]] = {}
+for _token in _LAYOUT_TOKENS:
+    _TOKENS_BY_FIRST.setdefault(_token[0], []).append(_token)
 
 
 def _layout_chunks(layout: str) -> list[tuple[str, str]]:
-    """Split a Go layout into ("lit", text) and ("tok", token) chunks."""
+    """Split a Go layout into ("lit", text), ("tok", token) and ("frac", ".000") chunks, in
+    one pass (a few comparisons per character)."""
+    charge_steps(len(layout))
     chunks: list[tuple[str, str]] = []
     pos = 0
     literal: list[str] = []
     while pos < len(layout):
-        fraction = _FRACTION.match(layout, pos)
-        if fraction is not None and chunks and chunks[-1] in (("tok", "05"), ("tok", "5")):
-            if literal:
-                chunks.append(("lit", "".join(literal)))
-                literal = []
-            chunks.append(("frac", fraction.group(0)))
-            pos = fraction.end()
-            continue
-        for token in _LAYOUT_TOKENS:
+        char = layout[pos]
+        if char in ".," and chunks and chunks[-1] in (("tok", "05"), ("tok", "5")):
+            fraction = _FRACTION.match(layout, pos)
+            if fraction is not None:
+                if literal:
+                    chunks.append(("lit", "".join(literal)))
+                    literal = []
+                chunks.append(("frac", fraction.group(0)))
+                pos = fraction.end()
+                continue
+        for token in _TOKENS_BY_FIRST.get(char, ()):
             if layout.startswith(token, pos):
                 if literal:
                     chunks.append(("lit", "".join(literal)))
@@ -262,7 +275,7 @@ def _layout_chunks(layout: str) -> list[tuple[str, str]]:
                 pos += len(token)
                 break
         else:
-            literal.append(layout[pos])
+            literal.append(char)
             pos += 1
     if literal:
         chunks.append(("lit", "".join(literal)))
@@ -286,9 +299,9 @@ _MONTHS = [
 _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
-def _format_token(moment: datetime, token: str) -> str:
+def _simple_tokens(moment: datetime) -> dict[str, str]:
     hour12 = moment.hour % 12 or 12
-    simple: dict[str, str] = {
+    return {
         "January": _MONTHS[moment.month - 1],
         "Jan": _MONTHS[moment.month - 1][:3],
         "Monday": _DAYS[moment.weekday()],
@@ -313,8 +326,9 @@ def _format_token(moment: datetime, token: str) -> str:
         "PM": "PM" if moment.hour >= 12 else "AM",
         "pm": "pm" if moment.hour >= 12 else "am",
     }
-    if token in simple:
-        return simple[token]
+
+
+def _format_zone(moment: datetime, token: str) -> str:
     is_utc = (moment.utcoffset() or timedelta(0)) == timedelta(0)
     if token.startswith("Z") and is_utc:
         return "Z"
@@ -328,6 +342,7 @@ def _format_token(moment: datetime, token: str) -> str:
 
 
 def _format(moment: datetime, layout: str) -> str:
+    simple = _simple_tokens(moment)
     out: list[str] = []
     for kind, text in _layout_chunks(layout):
         if kind == "lit":
@@ -341,7 +356,7 @@ def _format(moment: datetime, layout: str) -> str:
             else:
                 out.append(text[0] + micro)
         else:
-            out.append(_format_token(moment, text))
+            out.append(simple.get(text) or _format_zone(moment, text))
     return "".join(out)
 
 
@@ -394,15 +409,15 @@ class GoTime(ExprObject, Comparable):
             return _format(m, layout)
         if name == "Add":
             (delta,) = _args(name, args, 1)
-            return GoTime(m + _as_timedelta(delta))
+            return self.plus(_as_duration(delta))
         if name == "Sub":
             (other,) = _args(name, args, 1)
             if not isinstance(other, GoTime):
                 raise FunctionError("Sub() expects a time")
             return self.minus(other)
         if name == "AddDate":
-            years, months, days = _args(name, args, 3)
-            return GoTime(_add_date(m, int(years), int(months), int(days)))
+            years, months, days = (_date_part(value) for value in _args(name, args, 3))
+            return GoTime(_in_range(lambda: _add_date(m, years, months, days)))
         if name in ("Before", "After", "Equal"):
             (other,) = _args(name, args, 1)
             if not isinstance(other, GoTime):
@@ -416,7 +431,7 @@ class GoTime(ExprObject, Comparable):
             (location,) = _args(name, args, 1)
             if not isinstance(location, GoLocation):
                 raise FunctionError("In() expects a location from timezone()")
-            return GoTime(m.astimezone(location.tz))
+            return GoTime(_in_range(lambda: m.astimezone(location.tz)))
         raise KeyError(name)
 
     def minus(self, other: GoTime) -> GoDuration:
@@ -427,7 +442,8 @@ class GoTime(ExprObject, Comparable):
         )
 
     def plus(self, delta: GoDuration, sign: int = 1) -> GoTime:
-        return GoTime(self.moment + sign * _as_timedelta(delta))
+        step = _as_timedelta(delta)
+        return GoTime(_in_range(lambda: self.moment + sign * step))
 
     def expr_json(self) -> Any:
         return _format(self.moment, _RFC3339_NANO)
@@ -458,12 +474,31 @@ def _args(name: str, args: Sequence[Any], count: int) -> Sequence[Any]:
     return args
 
 
-def _as_timedelta(value: Any) -> timedelta:
+def _as_duration(value: Any) -> GoDuration:
     if isinstance(value, GoDuration):
-        return timedelta(microseconds=value.ns // _NS_PER_US)
-    if is_number(value):
-        return timedelta(microseconds=int(value) // _NS_PER_US)
+        return value
+    if is_number(value) and not isinstance(value, bool):
+        return GoDuration(go_int(value))
     raise FunctionError("expected a duration")
+
+
+def _as_timedelta(value: GoDuration) -> timedelta:
+    # A Go duration (int64 nanoseconds) always fits a timedelta (about 292 years).
+    return timedelta(microseconds=value.ns // _NS_PER_US)
+
+
+def _date_part(value: Any) -> int:
+    if isinstance(value, bool) or not is_number(value):
+        raise FunctionError(f"AddDate() expects integers, got {type_name(value)}")
+    return go_int(value)
+
+
+def _in_range(compute: Callable[[], datetime]) -> datetime:
+    """Run a date computation; a result outside years 1-9999 is an evaluation error."""
+    try:
+        return compute()
+    except (OverflowError, ValueError):
+        raise FunctionError("time out of range: years 1 to 9999 are supported") from None
 
 
 def _add_date(moment: datetime, years: int, months: int, days: int) -> datetime:
@@ -512,94 +547,347 @@ def timezone_(name: Any) -> GoLocation:
     return GoLocation(name or "UTC", _load_zone(name))
 
 
-_TOKEN_PATTERNS: dict[str, str] = {
-    "January": "(?P<month_name>" + "|".join(_MONTHS) + ")",
-    "Jan": "(?P<month_abbr>" + "|".join(m[:3] for m in _MONTHS) + ")",
-    "Monday": "(?:" + "|".join(_DAYS) + ")",
-    "Mon": "(?:" + "|".join(d[:3] for d in _DAYS) + ")",
-    "MST": "(?P<zone_name>[A-Z]{3,5}|[+-]\\d{2,4})",
-    "2006": "(?P<year>\\d{4})",
-    "06": "(?P<year2>\\d{2})",
-    "01": "(?P<month>\\d{2})",
-    "1": "(?P<month>\\d{1,2})",
-    "02": "(?P<day>\\d{2})",
-    "2": "(?P<day>\\d{1,2})",
-    "_2": "\\s?(?P<day>\\d{1,2})",
-    "002": "(?P<yday>\\d{3})",
-    "__2": "\\s{0,2}(?P<yday>\\d{1,3})",
-    "15": "(?P<hour>\\d{2})",
-    "03": "(?P<hour12>\\d{2})",
-    "3": "(?P<hour12>\\d{1,2})",
-    "04": "(?P<minute>\\d{2})",
-    "4": "(?P<minute>\\d{1,2})",
-    "05": "(?P<second>\\d{2})",
-    "5": "(?P<second>\\d{1,2})",
-    "PM": "(?P<ampm>AM|PM)",
-    "pm": "(?P<ampm>am|pm)",
+def _digit(char: str) -> bool:
+    return len(char) == 1 and "0" <= char <= "9"
+
+
+class _Cursor:
+    """The unparsed rest of a date string; every read moves forward (Go's ``time.Parse`` is a
+    single left-to-right pass without backtracking, and so is this)."""
+
+    __slots__ = ("pos", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def at(self, offset: int = 0) -> str:
+        index = self.pos + offset
+        return self.text[index] if index < len(self.text) else ""
+
+    def left(self) -> int:
+        return len(self.text) - self.pos
+
+    def take(self, count: int) -> str:
+        piece = self.text[self.pos : self.pos + count]
+        self.pos += len(piece)
+        return piece
+
+    def digits(self, most: int) -> str:
+        """Up to `most` ASCII digits."""
+        end = self.pos
+        limit = min(len(self.text), self.pos + most)
+        while end < limit and "0" <= self.text[end] <= "9":
+            end += 1
+        piece = self.text[self.pos : end]
+        self.pos = end
+        return piece
+
+
+class _Bad(Exception):  # noqa: N818 - internal signal: "cannot parse"
+    pass
+
+
+def _getnum(cursor: _Cursor, fixed: bool) -> int:
+    """Go's ``getnum``: one or two digits (exactly two when `fixed`)."""
+    if not _digit(cursor.at(0)):
+        raise _Bad
+    if not _digit(cursor.at(1)):
+        if fixed:
+            raise _Bad
+        return int(cursor.take(1))
+    return int(cursor.take(2))
+
+
+def _getnum3(cursor: _Cursor, fixed: bool) -> int:
+    piece = cursor.digits(3)
+    if not piece or (fixed and len(piece) != 3):
+        raise _Bad
+    return int(piece)
+
+
+def _lookup(cursor: _Cursor, names: Sequence[str]) -> int:
+    """Index of the name the text starts with (case-insensitively), as Go's ``lookup``."""
+    for index, name in enumerate(names):
+        piece = cursor.text[cursor.pos : cursor.pos + len(name)]
+        if len(piece) == len(name) and piece.lower() == name.lower():
+            cursor.pos += len(name)
+            return index
+    raise _Bad
+
+
+def _skip_literal(cursor: _Cursor, literal: str) -> None:
+    """Go's ``skip``: the text must repeat the layout's literal; a space matches a run of
+    spaces."""
+    index = 0
+    while index < len(literal):
+        char = literal[index]
+        if char == " ":
+            if cursor.left() and cursor.at() != " ":
+                raise _Bad
+            while index < len(literal) and literal[index] == " ":
+                index += 1
+            while cursor.at() == " ":
+                cursor.pos += 1
+            continue
+        if cursor.at() != char or not cursor.left():
+            raise _Bad
+        cursor.pos += 1
+        index += 1
+
+
+def _zone_name_length(text: str) -> int:
+    """Go's ``parseTimeZone``: length of a zone abbreviation at the start of `text`, or 0."""
+    if len(text) < 3:
+        return 0
+    if text.startswith(("ChST", "MeST")):
+        return 4
+    if text.startswith("GMT"):
+        return 3 + _signed_offset_length(text[3:])
+    if text[0] in "+-":
+        return _signed_offset_length(text)
+    upper = 0
+    while upper < min(len(text), 6) and "A" <= text[upper] <= "Z":
+        upper += 1
+    if upper == 3:
+        return 3
+    if upper == 4 and (text[3] == "T" or text[:4] == "WITA"):
+        return 4
+    if upper == 5 and text[4] == "T":
+        return 5
+    return 0
+
+
+def _signed_offset_length(text: str) -> int:
+    if not text or text[0] not in "+-":
+        return 0
+    end = 1
+    while end < len(text) and end < 4 and _digit(text[end]):
+        end += 1
+    return end if end > 1 else 0
+
+
+_NUMERIC_ZONE = {
+    # token without its Z/- lead: (length of the text, positions of hour, minute, second)
+    "07:00:00": (9, (1, 3), (4, 6), (7, 9), (3, 6)),
+    "070000": (7, (1, 3), (3, 5), (5, 7), ()),
+    "07:00": (6, (1, 3), (4, 6), None, (3,)),
+    "0700": (5, (1, 3), (3, 5), None, ()),
+    "07": (3, (1, 3), None, None, ()),
 }
 
 
-def _layout_regex(layout: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    seen: set[str] = set()
-    for kind, text in _layout_chunks(layout):
-        if kind == "lit":
-            parts.append(re.escape(text))
-        elif kind == "frac":
-            parts.append(r"(?:[.,](?P<frac>\d+))?" if text[1] == "9" else r"[.,](?P<frac>\d+)")
-        elif text in _TOKEN_PATTERNS:
-            pattern = _TOKEN_PATTERNS[text]
-            group = re.search(r"\?P<(\w+)>", pattern)
-            if group is not None:
-                if group.group(1) in seen:
-                    pattern = pattern.replace(f"?P<{group.group(1)}>", "?:")
-                seen.add(group.group(1))
-            parts.append(pattern)
-        else:  # numeric zone
-            zulu = "Z|" if text.startswith("Z") else ""
-            parts.append(f"(?P<offset>{zulu}[+-]\\d{{2}}(?::?\\d{{2}}(?::?\\d{{2}})?)?)")
-    return re.compile("".join(parts))
+def _numeric_zone(cursor: _Cursor, token: str) -> int | None:
+    """Parse a numeric zone (``-07:00``, ``Z0700``...): the offset in seconds, None for Z."""
+    if token.startswith("Z") and cursor.at() == "Z":
+        cursor.pos += 1
+        return None
+    length, hour, minute, second, colons = _NUMERIC_ZONE[token[1:]]
+    piece = cursor.text[cursor.pos : cursor.pos + length]
+    if len(piece) < length or piece[0] not in "+-":
+        raise _Bad
+    if any(piece[index] != ":" for index in colons):
+        raise _Bad
+    parts = [piece[a:b] for a, b in (hour, minute or (0, 0), second or (0, 0))]
+    if not all(not part or (_digit(part[0]) and _digit(part[1])) for part in parts):
+        raise _Bad
+    cursor.pos += length
+    hh, mm, ss = (int(part) if part else 0 for part in parts)
+    offset = (hh * 60 + mm) * 60 + ss
+    return -offset if piece[0] == "-" else offset
+
+
+class _Fields:
+    __slots__ = (
+        "am",
+        "day",
+        "hour",
+        "micro",
+        "minute",
+        "month",
+        "offset",
+        "pm",
+        "second",
+        "utc",
+        "yday",
+        "year",
+        "zone_name",
+    )
+
+    def __init__(self) -> None:
+        self.year = 0
+        self.month = -1
+        self.day = -1
+        self.yday = -1
+        self.hour = 0
+        self.minute = 0
+        self.second = 0
+        self.micro = 0
+        self.pm = False
+        self.am = False
+        self.utc = False
+        self.offset: int | None = None
+        self.zone_name = ""
+
+
+def _fraction_micros(digits: str) -> int:
+    return int((digits + "000000")[:6])
+
+
+def _parse_chunk(cursor: _Cursor, kind: str, element: str, fields: _Fields, next_kind: str) -> None:
+    """Consume one layout element from `cursor` into `fields` (Go's ``Parse`` switch)."""
+    if kind == "frac":
+        if element[1] == "0":  # exactly as many digits as the layout shows
+            if cursor.at() not in (".", ","):
+                raise _Bad
+            digits = cursor.text[cursor.pos + 1 : cursor.pos + len(element)]
+            if len(digits) != len(element) - 1 or not all(_digit(c) for c in digits):
+                raise _Bad
+            cursor.pos += len(element)
+            fields.micro = _fraction_micros(digits)
+        elif cursor.at() in (".", ",") and _digit(cursor.at(1)):
+            cursor.pos += 1
+            fields.micro = _fraction_micros(cursor.digits(len(cursor.text)))
+        return
+    if element == "2006":
+        piece = cursor.take(4)
+        if len(piece) < 4 or not all(_digit(c) for c in piece):
+            raise _Bad
+        fields.year = int(piece)
+    elif element == "06":
+        piece = cursor.take(2)
+        if len(piece) < 2 or not all(_digit(c) for c in piece):
+            raise _Bad
+        short = int(piece)
+        fields.year = 1900 + short if short >= 69 else 2000 + short
+    elif element == "January":
+        fields.month = _lookup(cursor, _MONTHS) + 1
+    elif element == "Jan":
+        fields.month = _lookup(cursor, [m[:3] for m in _MONTHS]) + 1
+    elif element in ("01", "1"):
+        fields.month = _getnum(cursor, element == "01")
+        if not 1 <= fields.month <= 12:
+            raise FunctionError("month out of range")
+    elif element == "Monday":
+        _lookup(cursor, _DAYS)
+    elif element == "Mon":
+        _lookup(cursor, [d[:3] for d in _DAYS])
+    elif element in ("02", "2", "_2"):
+        if element == "_2" and cursor.at() == " ":
+            cursor.pos += 1
+        fields.day = _getnum(cursor, element == "02")
+    elif element in ("002", "__2"):
+        if element == "__2":
+            for _ in range(2):
+                if cursor.at() == " ":
+                    cursor.pos += 1
+        fields.yday = _getnum3(cursor, element == "002")
+    elif element == "15":
+        fields.hour = _getnum(cursor, False)
+        if not 0 <= fields.hour < 24:
+            raise FunctionError("hour out of range")
+    elif element in ("03", "3"):
+        fields.hour = _getnum(cursor, element == "03")
+        if not 0 <= fields.hour <= 12:
+            raise FunctionError("hour out of range")
+    elif element in ("04", "4"):
+        fields.minute = _getnum(cursor, element == "04")
+        if not 0 <= fields.minute < 60:
+            raise FunctionError("minute out of range")
+    elif element in ("05", "5"):
+        fields.second = _getnum(cursor, element == "05")
+        if not 0 <= fields.second < 60:
+            raise FunctionError("second out of range")
+        # A fraction in the text but not in the layout is read anyway (Go does the same).
+        if next_kind != "frac" and cursor.at() in (".", ",") and _digit(cursor.at(1)):
+            cursor.pos += 1
+            fields.micro = _fraction_micros(cursor.digits(len(cursor.text)))
+    elif element in ("PM", "pm"):
+        piece = cursor.take(2)
+        if piece == element:
+            fields.pm = True
+        elif piece == ("AM" if element == "PM" else "am"):
+            fields.am = True
+        else:
+            raise _Bad
+    elif element == "MST":
+        if cursor.text.startswith("UTC", cursor.pos):
+            cursor.pos += 3
+            fields.utc = True
+        else:
+            length = _zone_name_length(cursor.text[cursor.pos : cursor.pos + 16])
+            if length == 0:
+                raise _Bad
+            fields.zone_name = cursor.take(length)
+    else:  # numeric zones
+        offset = _numeric_zone(cursor, element)
+        if offset is None:
+            fields.utc = True
+        else:
+            fields.offset = offset
+
+
+def _scan(text: str, layout: str) -> _Fields:
+    chunks = _layout_chunks(layout)
+    cursor = _Cursor(text)
+    fields = _Fields()
+    for index, (kind, token) in enumerate(chunks):
+        where = cursor.pos
+        try:
+            if kind == "lit":
+                _skip_literal(cursor, token)
+                continue
+            following = [k for k, _ in chunks[index + 1 : index + 2]]
+            _parse_chunk(cursor, kind, token, fields, following[0] if following else "")
+        except _Bad:
+            rest = text[where:]
+            raise FunctionError(
+                f'parsing time "{text}" as "{layout}": cannot parse "{rest}" as "{token}"'
+            ) from None
+        except FunctionError as exc:
+            raise FunctionError(f'parsing time "{text}": {exc}') from None
+    if cursor.left():
+        rest = text[cursor.pos :]
+        raise FunctionError(f'parsing time "{text}" as "{layout}": extra text: "{rest}"')
+    return fields
+
+
+def _zone_of(fields: _Fields, default_tz: Any) -> Any:
+    if fields.utc:
+        return UTC
+    if fields.offset is not None:
+        return timezone(timedelta(seconds=fields.offset))
+    if fields.zone_name:
+        name = fields.zone_name
+        if name.startswith("GMT") and len(name) > 3:
+            return timezone(timedelta(hours=int(name[3:])), name)
+        return timezone(timedelta(0), name)
+    return default_tz
 
 
 def _parse_with_layout(text: str, layout: str, default_tz: Any) -> datetime:
-    match = _layout_regex(layout).fullmatch(text)
-    if match is None:
-        raise FunctionError(f'parsing time "{text}" as "{layout}": cannot parse')
-    groups = {k: v for k, v in match.groupdict().items() if v is not None}
-    year = int(groups.get("year", 0) or 0)
-    if "year2" in groups:
-        short = int(groups["year2"])
-        year = 1900 + short if short >= 69 else 2000 + short
-    month = 1
-    if "month" in groups:
-        month = int(groups["month"])
-    elif "month_name" in groups:
-        month = _MONTHS.index(groups["month_name"]) + 1
-    elif "month_abbr" in groups:
-        month = [m[:3] for m in _MONTHS].index(groups["month_abbr"]) + 1
-    day = int(groups.get("day", 1))
-    hour = int(groups.get("hour", 0))
-    if "hour12" in groups:
-        hour = int(groups["hour12"]) % 12
-        if groups.get("ampm", "").lower() == "pm":
-            hour += 12
-    minute = int(groups.get("minute", 0))
-    second = int(groups.get("second", 0))
-    micro = int((groups.get("frac", "") + "000000")[:6])
-    tz = default_tz
-    offset = groups.get("offset")
-    if offset is not None and offset != "Z":
-        digits = offset[1:].replace(":", "")
-        seconds = int(digits[:2]) * 3600 + int(digits[2:4] or 0) * 60 + int(digits[4:6] or 0)
-        tz = timezone(timedelta(seconds=seconds if offset[0] == "+" else -seconds))
-    elif offset == "Z":
-        tz = UTC
+    """Go's ``time.ParseInLocation(layout, text, default_tz)`` for the supported layout
+    elements, in one pass over the text (no regular expressions, no backtracking)."""
+    fields = _scan(text, layout)
+    if fields.pm and fields.hour < 12:
+        fields.hour += 12
+    elif fields.am and fields.hour == 12:
+        fields.hour = 0
+    month = 1 if fields.month < 0 else fields.month
+    day = 1 if fields.day < 0 else fields.day
+    tz = _zone_of(fields, default_tz)
     try:
-        moment = datetime(year, month, day, hour, minute, second, micro, tzinfo=tz)
-    except ValueError as exc:
+        moment = datetime(
+            fields.year, month, day, fields.hour, fields.minute, fields.second, fields.micro,
+            tzinfo=tz,
+        )  # fmt: skip
+        if fields.yday >= 0:
+            first = moment.replace(month=1, day=1)
+            moment = first + timedelta(days=fields.yday - 1)
+            if fields.yday < 1 or moment.year != first.year:
+                raise ValueError("day-of-year out of range")
+    except (ValueError, OverflowError) as exc:
         raise FunctionError(f'parsing time "{text}": {exc}') from None
-    if "yday" in groups:
-        moment = moment.replace(month=1, day=1) + timedelta(days=int(groups["yday"]) - 1)
     return moment
 
 

@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import re2  # type: ignore[import-untyped]
 
@@ -45,11 +45,11 @@ from shunter.expressions.errors import (
 )
 from shunter.expressions.gotime import GoDuration, GoTime
 from shunter.expressions.limits import (
-    MAX_COLLECTION_LENGTH,
-    MAX_STRING_LENGTH,
     Budget,
     BudgetExceeded,
+    charge_steps,
     current_budget,
+    detach,
 )
 from shunter.expressions.parser import parse
 from shunter.expressions.registry import FunctionRegistry
@@ -58,6 +58,7 @@ from shunter.expressions.values import (
     StrMap,
     compare,
     equal,
+    go_int,
     go_sprint,
     is_list,
     is_number,
@@ -65,7 +66,7 @@ from shunter.expressions.values import (
     wrap_int64,
 )
 
-__all__ = ["CompiledExpression", "Environment", "compile_expression", "evaluate"]
+__all__ = ["CompiledExpression", "Environment", "compile_expression", "contain", "evaluate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +149,11 @@ class _Interpreter:
     def visit(self, node: n.Node) -> Any:
         budget = self.budget
         budget.steps += 1
-        if budget.steps > budget.max_steps:
-            self.limit(f"evaluation exceeded {budget.max_steps} steps", node)
+        if budget.steps > budget.mark:
+            try:
+                budget.tick()
+            except BudgetExceeded as exc:
+                self.limit(str(exc), node)
         return self.dispatch[type(node)](node)
 
     def guarded(self, node: n.Node, fn: Callable[..., Any], *args: Any) -> Any:
@@ -162,22 +166,11 @@ class _Interpreter:
             self.fail(str(exc), node)
 
     def charge(self, value: Any, node: n.Node) -> Any:
-        if isinstance(value, str):
-            size = len(value)
-            if size > MAX_STRING_LENGTH:
-                self.limit(f"string of {size} characters exceeds {MAX_STRING_LENGTH}", node)
-        elif isinstance(value, (list, tuple, dict)):
-            size = len(value)
-            if size > MAX_COLLECTION_LENGTH:
-                self.limit(f"collection of {size} items exceeds {MAX_COLLECTION_LENGTH}", node)
-        else:
-            return value
-        self.budget.allocation += size
-        if self.budget.allocation > self.budget.max_allocation:
-            self.limit(
-                f"evaluation exceeded the memory budget ({self.budget.max_allocation})", node
-            )
-        return value
+        """Check and charge a value an operation produced (see `Budget.adopt`)."""
+        try:
+            return self.budget.adopt(value)
+        except BudgetExceeded as exc:
+            self.limit(str(exc), node)
 
     # -- leaves ----------------------------------------------------------------------------
 
@@ -234,12 +227,12 @@ class _Interpreter:
                     f"array elements can only be selected using an integer (got {type_name(key)})",
                     node,
                 )
-            index = int(key)
+            index = requested = go_int(key)
             length = len(obj)
             if index < 0:
                 index += length
             if not 0 <= index < length:
-                self.fail(f"index out of range: {int(key)} (array length is {length})", node)
+                self.fail(f"index out of range: {requested} (array length is {length})", node)
             return obj[index]
         if isinstance(obj, ExprObject):
             if not isinstance(key, str):
@@ -263,8 +256,7 @@ class _Interpreter:
             end = max(end + length, 0)
         end = min(end, length)
         start = min(start, end)
-        result = obj[start:end]
-        return list(result) if isinstance(result, tuple) else result
+        return self.charge(obj[start:end], node)
 
     def slice_bound(self, bound: n.Node | None, default: int, node: n.Node) -> int:
         if bound is None:
@@ -272,7 +264,7 @@ class _Interpreter:
         value = self.visit(bound)
         if isinstance(value, bool) or not is_number(value):
             self.fail(f"slice bounds must be integers (got {type_name(value)})", node)
-        return int(value)
+        return go_int(value)
 
     def method_call(self, node: n.MethodCall) -> Any:
         obj = self.visit(node.obj)
@@ -291,6 +283,12 @@ class _Interpreter:
             self.limit(str(exc), node)
         except FunctionError as exc:
             self.fail(str(exc), node)
+        except (ExpressionError, ExpressionInterrupt):
+            raise
+        except RecursionError:
+            self.limit("expression recursion too deep", node)
+        except Exception as exc:  # an object's own bug or bad input it did not check
+            self.fail(f"{node.name}(): {exc}", node)
         return self.charge(result, node)
 
     def chain(self, node: n.Chain) -> Any:
@@ -341,6 +339,10 @@ class _Interpreter:
             self.limit(str(exc), node)
         except FunctionError as exc:
             self.fail(str(exc), node)
+        except (ExpressionError, ExpressionInterrupt, _ShortCircuit):
+            raise
+        except RecursionError:
+            self.limit("expression recursion too deep", node)
         return self.charge(result, node)
 
     def closure(self, closure: n.Closure) -> Callable[..., Any]:
@@ -401,6 +403,10 @@ class _Interpreter:
             self.limit(str(exc), node)
         except FunctionError as exc:
             self.fail(str(exc), node)
+        except RecursionError:
+            self.limit("expression recursion too deep", node)
+        except (OverflowError, ValueError, TypeError) as exc:
+            self.fail(f"invalid operation: {op}: {exc}", node)
         return self.charge(result, node) if op in ("+", "..") else result
 
     # -- composites ------------------------------------------------------------------------
@@ -478,7 +484,10 @@ def _sub(left: Any, right: Any) -> Any:
 
 def _mul(left: Any, right: Any) -> Any:
     if isinstance(left, GoDuration) and is_number(right) and not isinstance(right, bool):
-        return GoDuration(wrap_int64(int(left.ns * right)))
+        product = left.ns * right
+        if isinstance(product, float) and not math.isfinite(product):
+            raise FunctionError(f"invalid operation: duration * {go_sprint(right)} overflows")
+        return GoDuration(wrap_int64(int(product)))
     _numbers("*", left, right)
     if isinstance(left, int) and isinstance(right, int):
         return wrap_int64(left * right)
@@ -532,6 +541,7 @@ def _in(needle: Any, haystack: Any) -> bool:
     if haystack is None:
         return False
     if is_list(haystack):
+        charge_steps(len(haystack))  # one comparison per element (containers charge their own)
         return any(equal(item, needle) for item in haystack)
     if isinstance(haystack, Mapping):
         try:
@@ -592,6 +602,27 @@ _BINARY_OPS: dict[str, Callable[[Any, Any], Any]] = {
 # --- public entry points --------------------------------------------------------------------
 
 
+def contain(error: BaseException, source: str | None) -> ExpressionError:
+    """The evaluator's error for any exception an evaluation let through (a safety net: the
+    operations raise `ExpressionError` themselves; nothing else may reach a caller)."""
+    if isinstance(error, ExpressionError):
+        return error
+    if isinstance(error, RecursionError):
+        return ExpressionLimitError("expression recursion too deep", expression=source)
+    if isinstance(error, MemoryError):
+        return ExpressionLimitError("evaluation ran out of memory", expression=source)
+    if isinstance(error, BudgetExceeded):
+        return ExpressionLimitError(str(error), expression=source)
+    if isinstance(error, FunctionError):
+        return ExpressionEvaluationError(str(error), expression=source)
+    return ExpressionEvaluationError(
+        f"evaluation failed: {type(error).__name__}: {error}", expression=source
+    )
+
+
+T = TypeVar("T")
+
+
 @dataclass(frozen=True, slots=True)
 class CompiledExpression:
     """A parsed expression, reusable across environments and threads."""
@@ -601,21 +632,27 @@ class CompiledExpression:
 
     def evaluate(self, env: Environment | Mapping[str, Any]) -> Any:
         """Evaluate against `env` (an Environment or a mapping of variables)."""
+        return self.run(env, detach)
+
+    def run(self, env: Environment | Mapping[str, Any], finish: Callable[[Any], T]) -> T:
+        """Evaluate, then `finish(value)` under the same budget (rendering the result as text
+        or plain data is work the expression caused, so it is charged to it).
+
+        Raises only `ExpressionError` (and `ExpressionInterrupt`, which is control flow).
+        """
         environment = Environment.of(env)
         budget = Budget()
         token = current_budget().set(budget)
         try:
-            return _Interpreter(self.source, environment, budget).visit(self.root)
-        except _ShortCircuit:
-            return None
-        except RecursionError:
-            raise ExpressionLimitError(
-                "expression recursion too deep", expression=self.source
-            ) from None
-        except BudgetExceeded as exc:
-            raise ExpressionLimitError(str(exc), expression=self.source) from None
-        except FunctionError as exc:
-            raise ExpressionEvaluationError(str(exc), expression=self.source) from None
+            try:
+                value = _Interpreter(self.source, environment, budget).visit(self.root)
+            except _ShortCircuit:
+                value = None
+            return finish(value)
+        except ExpressionInterrupt:
+            raise
+        except Exception as exc:  # every failure becomes the evaluator's error
+            raise contain(exc, self.source) from None
         finally:
             current_budget().reset(token)
 
@@ -628,4 +665,10 @@ def compile_expression(text: str) -> CompiledExpression:
 
 def evaluate(text: str, env: Environment | Mapping[str, Any]) -> Any:
     """Compile (cached) and evaluate one raw expression (no ``${{ }}`` delimiters)."""
-    return compile_expression(text).evaluate(env)
+    try:
+        compiled = compile_expression(text)
+    except ExpressionError:
+        raise
+    except Exception as exc:  # the parser's own limits make this a bug, but contain it
+        raise contain(exc, text) from None
+    return compiled.evaluate(env)

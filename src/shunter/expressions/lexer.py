@@ -71,6 +71,11 @@ _SIMPLE_ESCAPES = {
 }
 
 
+def _is_digit(char: str) -> bool:
+    """An ASCII digit (``str.isdigit`` also accepts other scripts' digits)."""
+    return len(char) == 1 and "0" <= char <= "9"
+
+
 def _is_ident_start(char: str) -> bool:
     return char in "_$" or char.isalpha()
 
@@ -103,7 +108,7 @@ class _Lexer:
                 self._string(char)
             elif char == "`":
                 self._raw_string()
-            elif char.isdigit() or (char == "." and nxt.isdigit()):
+            elif _is_digit(char) or (char == "." and _is_digit(nxt)):
                 self._number()
             elif _is_ident_start(char):
                 self._identifier()
@@ -137,7 +142,7 @@ class _Lexer:
         if pair in _TWO_CHAR_OPERATORS:
             # `a ? .5 : 1` is a ternary with a float, not optional chaining.
             after = self.text[start + 2] if start + 2 < len(self.text) else ""
-            if pair == "?." and after.isdigit():
+            if pair == "?." and _is_digit(after):
                 pair = "?"
             else:
                 self.pos += 2

@@ -36,9 +36,9 @@ import functools
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.representer import RoundTripRepresenter
@@ -46,10 +46,17 @@ from ruamel.yaml.representer import RoundTripRepresenter
 from shunter.expressions.errors import (
     ExpressionError,
     ExpressionEvaluationError,
+    ExpressionInterrupt,
     FunctionError,
     TemplateError,
 )
-from shunter.expressions.interpreter import CompiledExpression, Environment, compile_expression
+from shunter.expressions.interpreter import (
+    CompiledExpression,
+    Environment,
+    compile_expression,
+    contain,
+)
+from shunter.expressions.limits import MAX_STRING_LENGTH, BudgetExceeded, charge_output
 from shunter.expressions.registry import FunctionRegistry
 from shunter.expressions.values import (
     go_json,
@@ -77,8 +84,12 @@ __all__ = [
 ]
 
 DELIMITERS: tuple[tuple[str, str], ...] = (("${{", "}}"), ("${%", "%}"))
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _INT64_LIMIT = 2**63
+#: Steps charged per unit of a value asYAML() writes: ruamel.yaml is much slower than JSON.
+_YAML_WEIGHT = 50
 
 
 # --- template-only functions ----------------------------------------------------------------
@@ -86,19 +97,22 @@ _INT64_LIMIT = 2**63
 
 def unsafe_quote(value: Any) -> str:
     """``unsafeQuote(v)``: JSON of `v` wrapped in double quotes (strings keep visible quotes)."""
-    return f'"{go_json(value)}"'
+    charge_output(value, "unsafeQuote()")
+    return f'"{go_json(value, limit=MAX_STRING_LENGTH)}"'
 
 
 def quote(value: Any) -> str:
     """``quote(v)``: strings as Go ``%q``; other values as `unsafe_quote`."""
     if isinstance(value, str):
+        charge_output(value, "quote()")
         return go_quote(value)
     return unsafe_quote(value)
 
 
 def as_json(value: Any) -> str:
     """``asJSON(v)``: indented JSON plus a newline, wrapped in quotes (forced string)."""
-    return f'"{go_json(value, indent="  ")}\n"'
+    charge_output(value, "asJSON()")
+    return f'"{go_json(value, indent="  ", limit=MAX_STRING_LENGTH)}\n"'
 
 
 class _YAMLRepresenter(RoundTripRepresenter):
@@ -115,6 +129,7 @@ _YAMLRepresenter.add_representer(str, _represent_str)
 
 def as_yaml(value: Any) -> str:
     """``asYAML(v)``: YAML text of `v`, wrapped in quotes (forced string)."""
+    charge_output(value, "asYAML()", weight=_YAML_WEIGHT)
     yaml = YAML(typ="rt")
     yaml.Representer = _YAMLRepresenter
     yaml.indent(mapping=4, sequence=6, offset=4)
@@ -164,6 +179,14 @@ def _parse_json_float(text: str) -> int | float:
     return _as_number(value)
 
 
+def _parse_json_int(text: str) -> int | float:
+    if len(text.lstrip("-")) <= 19:
+        value = int(text)
+        if abs(value) < _INT64_LIMIT:
+            return value
+    return _parse_json_float(text)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(name)
 
@@ -178,9 +201,11 @@ def coerce_template_text(text: str) -> Any:
         return inner + "\n" if removed_newline else inner
     number = parse_go_float(text)
     if number is not None and math.isfinite(number):
-        stripped = text.lstrip("+-")
-        if stripped.isascii() and stripped.isdigit():
-            value = int(text)
+        digits = text.lstrip("+-").lstrip("0")
+        # An integer that fits int64 keeps every digit (float64 would round it); longer digit
+        # strings go the float way, as in Kargo (and int() refuses more than 4300 digits).
+        if digits.isascii() and digits.isdigit() and len(digits) <= 19:
+            value = int(digits or "0") * (-1 if text.startswith("-") else 1)
             return value if abs(value) < _INT64_LIMIT else _as_number(number)
         return _as_number(number)
     boolean = parse_go_bool(text)
@@ -188,7 +213,12 @@ def coerce_template_text(text: str) -> Any:
         return boolean
     if number is None:
         try:
-            return json.loads(text, parse_float=_parse_json_float, parse_constant=_reject_constant)
+            return json.loads(
+                text,
+                parse_float=_parse_json_float,
+                parse_int=_parse_json_int,
+                parse_constant=_reject_constant,
+            )
         except (ValueError, RecursionError):
             pass
     return text + "\n" if removed_newline else text
@@ -224,17 +254,9 @@ class CompiledTemplate:
                 out.append(piece.text)
                 continue
             try:
-                value = piece.expression.evaluate(environment)
-                out.append(value if isinstance(value, str) else go_json(value))
+                out.append(piece.expression.run(environment, _render_piece))
             except ExpressionError as exc:
                 raise exc.in_template(self.source, piece.offset) from None
-            except FunctionError as exc:
-                raise ExpressionEvaluationError(
-                    f"cannot render the result: {exc}",
-                    expression=piece.expression.source,
-                    template=self.source,
-                    template_offset=piece.offset,
-                ) from None
         return "".join(out)
 
     def evaluate(self, env: Environment | Mapping[str, Any]) -> Any:
@@ -242,6 +264,20 @@ class CompiledTemplate:
         if not self.has_expressions:
             return self.source
         return coerce_template_text(self.render(env))
+
+
+def _render_piece(value: Any) -> str:
+    """One expression's result as template text: strings as they are, the rest as Go JSON
+    (compact, sorted keys), within the string length limit."""
+    if isinstance(value, str):
+        return value
+    try:
+        charge_output(value, "rendering")
+        return go_json(value, limit=MAX_STRING_LENGTH)
+    except BudgetExceeded:
+        raise
+    except FunctionError as exc:
+        raise FunctionError(f"cannot render the result: {exc}") from None
 
 
 def has_expression(text: str) -> bool:
@@ -300,6 +336,22 @@ def _with_template_functions(env: Environment) -> Environment:
 # --- public entry points --------------------------------------------------------------------
 
 
+def _contained(fn: Callable[P, R]) -> Callable[P, R]:
+    """Let only the evaluator's errors (and `ExpressionInterrupt`) out of an entry point."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (ExpressionError, ExpressionInterrupt):
+            raise
+        except Exception as exc:  # a bug or an unforeseen input must not escape as-is
+            raise contain(exc, None) from None
+
+    return wrapper
+
+
+@_contained
 def evaluate_template_string(text: str, env: Environment | Mapping[str, Any]) -> Any:
     """Evaluate one template string with Kargo's coercion (``EvaluateTemplate``)."""
     if not has_expression(text):
@@ -307,6 +359,7 @@ def evaluate_template_string(text: str, env: Environment | Mapping[str, Any]) ->
     return compile_template(text).evaluate(env)
 
 
+@_contained
 def render_template_string(
     text: str, env: Environment | Mapping[str, Any], *, require_string: bool = False
 ) -> str:
@@ -329,6 +382,7 @@ def render_template_string(
     return go_json(value)
 
 
+@_contained
 def evaluate_template(value: Any, env: Environment | Mapping[str, Any]) -> Any:
     """Evaluate every string inside `value` (dicts and lists, recursively; keys untouched).
 

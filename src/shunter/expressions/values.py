@@ -29,6 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from shunter.expressions.errors import FunctionError
+from shunter.expressions.limits import BudgetExceeded, charge_steps
 
 __all__ = [
     "Comparable",
@@ -41,6 +42,7 @@ __all__ = [
     "equal",
     "format_go_float_g",
     "format_go_float_json",
+    "go_int",
     "go_json",
     "go_quote",
     "go_sprint",
@@ -63,6 +65,16 @@ def wrap_int64(value: int) -> int:
     if _INT64_MIN <= value < -_INT64_MIN:
         return value
     return (value - _INT64_MIN) % _INT64_RANGE + _INT64_MIN
+
+
+def go_int(value: int | float) -> int:
+    """Go's ``int(x)`` of a number: floats truncate; NaN, infinities and floats beyond int64
+    give the minimum int64, as Go does on amd64 (an index or count that is then refused)."""
+    if isinstance(value, int):
+        return value
+    if not math.isfinite(value) or not _INT64_MIN <= value < -_INT64_MIN:
+        return _INT64_MIN
+    return int(value)
 
 
 class ExprObject(abc.ABC):
@@ -285,10 +297,14 @@ def equal(a: Any, b: Any) -> bool:
     if isinstance(b, ExprObject):
         return b.expr_equal(a)
     if is_list(a) and is_list(b):
-        return len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b, strict=True))
+        if len(a) != len(b):
+            return False
+        charge_steps(len(a))
+        return all(equal(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         if len(a) != len(b):
             return False
+        charge_steps(len(a))
         return all(key in b and equal(value, b[key]) for key, value in a.items())
     return False
 
@@ -430,14 +446,42 @@ def _json_key(key: Any) -> str:
     raise FunctionError(f"json: unsupported map key type {type_name(key)}")
 
 
-def go_json(value: Any, *, indent: str | None = None) -> str:
-    """Marshal like Go's ``json.Marshal`` (or ``MarshalIndent(v, "", indent)``)."""
-    parts: list[str] = []
-    _encode(value, parts, indent, "")
-    return "".join(parts)
+def go_json(value: Any, *, indent: str | None = None, limit: int | None = None) -> str:
+    """Marshal like Go's ``json.Marshal`` (or ``MarshalIndent(v, "", indent)``).
+
+    With `limit`, stop with `BudgetExceeded` as soon as the text grows past `limit` characters
+    (indentation can make the text far longer than the value's logical size).
+    """
+    out = _JSONWriter(limit)
+    _encode(value, out, indent, "")
+    out.grew()
+    return "".join(out.parts)
 
 
-def _encode(value: Any, out: list[str], indent: str | None, prefix: str) -> None:
+class _JSONWriter:
+    __slots__ = ("append", "counted", "length", "limit", "parts")
+
+    def __init__(self, limit: int | None) -> None:
+        self.parts: list[str] = []
+        self.append = self.parts.append
+        self.length = 0
+        self.counted = 0
+        self.limit = limit
+
+    def grew(self) -> None:
+        """Called after each element of a container: enforce the limit (counting only the
+        parts written since the last call, so the whole check stays linear)."""
+        if self.limit is None:
+            return
+        parts = self.parts
+        for index in range(self.counted, len(parts)):
+            self.length += len(parts[index])
+        self.counted = len(parts)
+        if self.length > self.limit:
+            raise BudgetExceeded(f"JSON text exceeds {self.limit} characters")
+
+
+def _encode(value: Any, out: _JSONWriter, indent: str | None, prefix: str) -> None:
     if value is None:
         out.append("null")
     elif value is True:
@@ -469,6 +513,7 @@ def _encode(value: Any, out: list[str], indent: str | None, prefix: str) -> None
             if indent is not None:
                 out.append("\n" + inner)
             _encode(item, out, indent, inner)
+            out.grew()
         if indent is not None:
             out.append("\n" + prefix)
         out.append("]")
@@ -477,7 +522,7 @@ def _encode(value: Any, out: list[str], indent: str | None, prefix: str) -> None
 
 
 def _encode_pairs(
-    pairs: list[tuple[str, Any]], out: list[str], indent: str | None, prefix: str
+    pairs: list[tuple[str, Any]], out: _JSONWriter, indent: str | None, prefix: str
 ) -> None:
     if not pairs:
         out.append("{}")
@@ -492,6 +537,7 @@ def _encode_pairs(
         out.append(_json_string(key))
         out.append(": " if indent is not None else ":")
         _encode(item, out, indent, inner)
+        out.grew()
     if indent is not None:
         out.append("\n" + prefix)
     out.append("}")
@@ -547,11 +593,14 @@ def _plain_key(key: Any) -> str:
 
 # --- Go strconv parsing ---------------------------------------------------------------------
 
+# ASCII digits only: Python's \d and float() also accept other scripts' digits ('١٢٣').
 _GO_DECIMAL_FLOAT = re.compile(
-    r"[+-]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][+-]?\d+(?:_\d+)*)?"
+    r"[+-]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][+-]?\d+(?:_\d+)*)?",
+    re.ASCII,
 )
 _GO_HEX_FLOAT = re.compile(
     r"[+-]?0[xX](?:_?[0-9a-fA-F])*(?:\.[0-9a-fA-F]*)?[pP][+-]?\d+",
+    re.ASCII,
 )
 _GO_SPECIAL_FLOAT = re.compile(r"([+-]?)(inf|infinity)|nan", re.IGNORECASE)
 _GO_BOOLS = {
