@@ -28,7 +28,7 @@ __all__ = ["JsonScalar", "JsonUpdateError", "set_json_values"]
 JsonScalar = str | bool | int | float | None
 
 _WS = " \t\r\n"
-_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 class JsonUpdateError(ValueError):

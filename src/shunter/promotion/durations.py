@@ -22,7 +22,7 @@ _UNITS_NS: dict[str, int] = {
     "m": 60 * 1_000_000_000,
     "h": 3600 * 1_000_000_000,
 }
-_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)", re.ASCII)
 
 
 def parse_go_duration(text: str) -> timedelta:
@@ -45,7 +45,10 @@ def parse_go_duration(text: str) -> timedelta:
         total += Decimal(match.group(1)) * _UNITS_NS[match.group(2)]
         pos = match.end()
     micros = int(total / 1000)
-    return timedelta(microseconds=sign * micros)
+    try:
+        return timedelta(microseconds=sign * micros)
+    except OverflowError:
+        raise ValueError(f"invalid duration {text!r}: out of range") from None
 
 
 def format_go_duration(value: timedelta) -> str:

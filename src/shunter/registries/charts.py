@@ -147,7 +147,9 @@ class ChartDiscoverer:
             )
         if status == 429:
             pause = (
-                float(retry_after) if retry_after.isdigit() else self.settings.rate_limited_pause
+                float(retry_after)
+                if retry_after.isascii() and retry_after.isdigit()
+                else self.settings.rate_limited_pause
             )
             self.oci.limiters.for_host(host).pause(pause)
             raise RateLimitedError(

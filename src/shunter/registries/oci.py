@@ -202,7 +202,7 @@ def identity_of(creds: BasicCredentials | None) -> str:
 
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("Retry-After", "").strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     return None
 

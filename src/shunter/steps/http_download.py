@@ -138,7 +138,7 @@ async def _download(cfg: HTTPDownloadConfig, target: Path, url: httpx.URL, max_b
                         failed=True,
                     )
                 length = response.headers.get("content-length", "")
-                if length.isdigit() and int(length) > max_bytes:
+                if length.isascii() and length.isdigit() and int(length) > max_bytes:
                     raise TerminalStepError(
                         f"download of {shown} exceeds the limit of {max_bytes} bytes"
                     )

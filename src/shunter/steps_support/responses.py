@@ -18,7 +18,7 @@ async def read_capped_body(response: httpx.Response, limit: int, what: str) -> b
     """The body of ``response``; more than ``limit`` bytes is a (retryable) step error naming
     ``what`` (e.g. ``"Jira's response"``)."""
     length = response.headers.get("content-length")
-    if length and length.isdigit() and int(length) > limit:
+    if length and length.isascii() and length.isdigit() and int(length) > limit:
         raise StepError(f"{what} size {length} exceeds limit of {limit} bytes")
     chunks: list[bytes] = []
     total = 0

@@ -17,7 +17,7 @@ from typing import Any
 __all__ = ["JSONPathError", "compile_json_path", "select"]
 
 _NAME = re.compile(r"[A-Za-z0-9_\-/:@$]+")
-_INDEX = re.compile(r"\[\s*(-?\d+)\s*\]")
+_INDEX = re.compile(r"\[\s*(-?\d+)\s*\]", re.ASCII)
 _QUOTED = re.compile(r"""\[\s*(?:'([^']*)'|"([^"]*)")\s*\]""")
 _WILDCARD = re.compile(r"\[\s*\*\s*\]")
 
