@@ -66,7 +66,14 @@ from shunter.expressions.values import (
     wrap_int64,
 )
 
-__all__ = ["CompiledExpression", "Environment", "compile_expression", "contain", "evaluate"]
+__all__ = [
+    "OUT_OF_MEMORY",
+    "CompiledExpression",
+    "Environment",
+    "compile_expression",
+    "contain",
+    "evaluate",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +294,8 @@ class _Interpreter:
             raise
         except RecursionError:
             self.limit("expression recursion too deep", node)
+        except MemoryError:
+            raise
         except Exception as exc:  # an object's own bug or bad input it did not check
             self.fail(f"{node.name}(): {exc}", node)
         return self.charge(result, node)
@@ -321,6 +330,8 @@ class _Interpreter:
             self.fail(str(exc), node)
         except RecursionError:
             self.limit("expression recursion too deep", node)
+        except MemoryError:
+            raise
         except Exception as exc:  # a function's own bug or bad input it did not check
             self.fail(f"{node.name}(): {exc}", node)
         return self.charge(result, node)
@@ -602,6 +613,10 @@ _BINARY_OPS: dict[str, Callable[[Any, Any], Any]] = {
 # --- public entry points --------------------------------------------------------------------
 
 
+#: The message of the limit error an evaluation that ran out of memory reports.
+OUT_OF_MEMORY = "evaluation ran out of memory"
+
+
 def contain(error: BaseException, source: str | None) -> ExpressionError:
     """The evaluator's error for any exception an evaluation let through (a safety net: the
     operations raise `ExpressionError` themselves; nothing else may reach a caller)."""
@@ -610,7 +625,7 @@ def contain(error: BaseException, source: str | None) -> ExpressionError:
     if isinstance(error, RecursionError):
         return ExpressionLimitError("expression recursion too deep", expression=source)
     if isinstance(error, MemoryError):
-        return ExpressionLimitError("evaluation ran out of memory", expression=source)
+        return ExpressionLimitError(OUT_OF_MEMORY, expression=source)
     if isinstance(error, BudgetExceeded):
         return ExpressionLimitError(str(error), expression=source)
     if isinstance(error, FunctionError):

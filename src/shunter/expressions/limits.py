@@ -60,6 +60,7 @@ __all__ = [
     "deadline_scope",
     "detach",
     "measure",
+    "steps_exceeded",
 ]
 
 MAX_STEPS = 1_000_000
@@ -97,20 +98,30 @@ class SizedDict(dict[Any, Any]):
 
 
 _DEADLINE: ContextVar[float | None] = ContextVar("shunter_expression_deadline", default=None)
+_STEPS: ContextVar[int | None] = ContextVar("shunter_expression_steps", default=None)
 
 
 @contextmanager
-def deadline_scope(seconds: float) -> Iterator[float]:
-    """Share one wall-time deadline between every evaluation inside the block."""
+def deadline_scope(seconds: float, *, steps: int | None = None) -> Iterator[float]:
+    """Share one wall-time deadline between every evaluation inside the block; with `steps`,
+    also lower each evaluation's step limit (a quick try before handing work elsewhere)."""
     deadline = time.monotonic() + seconds
     outer = _DEADLINE.get()
     if outer is not None:
         deadline = min(deadline, outer)
     token = _DEADLINE.set(deadline)
+    steps_token = _STEPS.set(steps) if steps is not None else None
     try:
         yield deadline
     finally:
+        if steps_token is not None:
+            _STEPS.reset(steps_token)
         _DEADLINE.reset(token)
+
+
+def steps_exceeded(limit: int) -> str:
+    """The message of the limit error for an evaluation that did more than `limit` steps."""
+    return f"evaluation exceeded {limit} steps"
 
 
 class Budget:
@@ -139,13 +150,14 @@ class Budget:
     ) -> None:
         self.steps = 0
         self.allocation = 0
-        self.max_steps = max_steps
+        scoped_steps = _STEPS.get()
+        self.max_steps = max_steps if scoped_steps is None else min(max_steps, scoped_steps)
         self.max_allocation = max_allocation
         self.seconds = seconds
         scoped = _DEADLINE.get()
         own = time.monotonic() + seconds
         self.deadline = own if scoped is None else min(own, scoped)
-        self.mark = min(max_steps, CLOCK_EVERY)
+        self.mark = min(self.max_steps, CLOCK_EVERY)
         # id -> (value, logical size, depth) of containers measured without a size of their own
         # (inputs, inner containers of builtin results); the value is kept so ids stay unique.
         self.memo: dict[int, tuple[Any, int, int]] = {}
@@ -153,7 +165,7 @@ class Budget:
     def tick(self) -> None:
         """Called when `steps` passed `mark`: enforce the step limit, look at the clock."""
         if self.steps > self.max_steps:
-            raise BudgetExceeded(f"evaluation exceeded {self.max_steps} steps")
+            raise BudgetExceeded(steps_exceeded(self.max_steps))
         if time.monotonic() > self.deadline:
             raise BudgetExceeded(f"evaluation exceeded its time limit ({self.seconds:g}s)")
         self.mark = min(self.max_steps, self.steps + CLOCK_EVERY)
