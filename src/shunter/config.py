@@ -51,6 +51,14 @@ class OperatorConfig:
     discovery_retry_seconds: float = 15.0
     #: Send repository credentials over plain http:// (Kargo refuses by default).
     allow_credentials_over_http: bool = False
+    #: Worker processes evaluating expressions that could grow (at least 2 for fairness).
+    expression_workers: int = 2
+    #: Hard deadline of one evaluation (a step's whole config counts as one), seconds.
+    expression_deadline_seconds: float = 5.0
+    #: Memory an evaluation worker may use beyond its start-up size, MiB.
+    expression_memory_mib: int = 256
+    #: Evaluations of one Project running at once (0: every worker but one).
+    expression_project_workers: int = 0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -89,4 +97,16 @@ class OperatorConfig:
                 "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP", "false"
             ).lower()
             in ("1", "true", "yes"),
+            expression_workers=max(
+                1, int(env.get("SHUNTER_EXPRESSION_WORKERS", base.expression_workers))
+            ),
+            expression_deadline_seconds=float(
+                env.get("SHUNTER_EXPRESSION_DEADLINE_SECONDS", base.expression_deadline_seconds)
+            ),
+            expression_memory_mib=int(
+                env.get("SHUNTER_EXPRESSION_MEMORY_MIB", base.expression_memory_mib)
+            ),
+            expression_project_workers=int(
+                env.get("SHUNTER_EXPRESSION_PROJECT_WORKERS", base.expression_project_workers)
+            ),
         )

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,9 +63,11 @@ from shunter.controllers.conditions import get_condition, remove_condition, set_
 from shunter.controllers.lookups import list_freight, stage_auto_promotion_enabled
 from shunter.controllers.naming import promotion_name
 from shunter.controllers.wiring import Enqueue, EventSink
-from shunter.expressions import ExpressionError, evaluate_template_string, render_template_string
-from shunter.expressions.functions import FunctionContext, build_environment
+from shunter.expressions import ExpressionError, sandbox
+from shunter.expressions.functions import FunctionContext, ResourceCache, ResourceRef
+from shunter.expressions.jobs import Job
 from shunter.kube.client import ConflictError, KubeClient, KubeError, NotFoundError
+from shunter.promotion.environment import ResourceFetcher
 from shunter.verification import abort_analysis_run, analysis_run_status, start_verification
 
 __all__ = ["CONTROLLER_ACTOR", "StageOutcome", "StageReconciler", "sort_promotions"]
@@ -134,8 +136,11 @@ class StageReconciler:
         resync_seconds: float = 300.0,
         argocd_namespace: str = "argocd",
         analysis_enabled: bool = True,
+        data: ResourceFetcher | None = None,
     ) -> None:
         self._kube = kube
+        #: Reads for the data and freight functions of verification arguments.
+        self._data = data
         self._enqueue = enqueue
         self._events = events
         self._resync = resync_seconds
@@ -586,7 +591,7 @@ class StageReconciler:
         namespace = stage.metadata.namespace or ""
         items = current.items or {}
         try:
-            args = self._verification_args(stage, items)
+            args = await self._verification_args(stage, items)
         except ExpressionError as exc:
             return info.model_copy(
                 update={
@@ -617,27 +622,44 @@ class StageReconciler:
             }
         )
 
-    def _verification_args(
+    async def _verification_args(
         self, stage: Stage, items: dict[str, FreightReference]
     ) -> dict[str, str]:
+        """``spec.verification.args`` evaluated as Kargo does: ``ctx`` and the Stage's vars,
+        with the freight (``commitFrom``...), data (``configMap``...) and utility functions.
+        Evaluation runs off the event loop; any failure is an ``ExpressionError``."""
         verification = stage.spec.verification
         if verification is None or not verification.args:
             return {}
-        freight = [to_wire(i) for i in items.values()]
-        env_vars: dict[str, Any] = {}
+        namespace = stage.metadata.namespace or ""
         context = FunctionContext(
-            freight=freight, freight_requests=[to_wire(r) for r in stage.spec.requested_freight]
+            freight=[to_wire(i) for i in items.values()],
+            freight_requests=[to_wire(r) for r in stage.spec.requested_freight],
+            reader=ResourceCache(),
         )
-        ctx = {"project": stage.metadata.namespace or "", "stage": stage.metadata.name or ""}
+        data = self._data
+
+        async def fetch(ref: ResourceRef) -> Mapping[str, Any] | None:
+            return None if data is None else await data(namespace, ref)
+
+        async def run(job: Job) -> Any:
+            return await sandbox.run(job, project=namespace, fetch=fetch)
+
+        ctx = {"project": namespace, "stage": stage.metadata.name or ""}
+        env_vars: dict[str, Any] = {}
         for var in stage.spec.vars or []:
-            env = build_environment({"ctx": ctx, "vars": env_vars}, context)
-            env_vars[var.name] = evaluate_template_string(var.value or "", env)
-        env = build_environment({"ctx": ctx, "vars": env_vars}, context)
+            variables = {"ctx": ctx, "vars": dict(env_vars)}
+            env_vars[var.name] = await run(
+                Job("template_string", var.value or "", variables, context, plain=True)
+            )
         args: dict[str, str] = {}
         for arg in verification.args:
             if not arg.value:
                 continue
-            args[arg.name] = render_template_string(arg.value, env, require_string=True)
+            variables = {"ctx": ctx, "vars": env_vars}
+            args[arg.name] = await run(
+                Job("render", arg.value, variables, context, require_string=True)
+            )
         return args
 
     async def _poll_verification(

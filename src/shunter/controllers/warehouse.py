@@ -7,7 +7,9 @@ best-first to ``status.discoveredArtifacts``. With ``freightCreationPolicy: Auto
 default), the first result of every subscription becomes Freight named by Kargo's Freight ID,
 unless ``freightCreationCriteria.expression`` says no. Discovery errors (bad credentials, an
 unknown repository, an unreachable registry) are reported in the Ready/Healthy conditions;
-the last good results and existing Freight stay, and discovery is tried again soon.
+the last good results and existing Freight stay, and discovery is tried again soon. A criteria
+expression that fails to evaluate is reported there too (reason ``CriteriaEvaluationFailed``)
+and not retried until the Warehouse changes.
 """
 
 from __future__ import annotations
@@ -30,14 +32,16 @@ from shunter.controllers.availability import parse_duration
 from shunter.controllers.conditions import remove_condition, set_condition
 from shunter.controllers.wiring import Enqueue, EventSink
 from shunter.credentials.types import CredentialsDatabase, CredentialType
-from shunter.expressions import ExpressionError, evaluate
-from shunter.expressions.functions import FunctionContext, build_environment
+from shunter.expressions import ExpressionError, sandbox
+from shunter.expressions.functions import FunctionContext
+from shunter.expressions.jobs import Job
+from shunter.expressions.values import go_sprint, parse_go_bool
 from shunter.freight import freight_id, generate_alias
 from shunter.kube.client import ConflictError, KubeClient, NotFoundError
 from shunter.registries.discovery import CredentialsLookup, RepositoryCredentials, discover
 from shunter.registries.errors import DiscoveryError
 
-__all__ = ["WarehouseReconciler", "build_freight", "criteria_met"]
+__all__ = ["CriteriaEvaluationError", "WarehouseReconciler", "build_freight", "criteria_met"]
 
 log = logging.getLogger(__name__)
 
@@ -111,22 +115,37 @@ def build_freight(
     return body
 
 
-def criteria_met(expression: str | None, freight: dict[str, Any]) -> tuple[bool, str]:
-    """Whether ``freightCreationCriteria.expression`` accepts the Freight, and why not.
+class CriteriaEvaluationError(Exception):
+    """``freightCreationCriteria.expression`` could not be evaluated (or not read as a bool)."""
+
+
+async def criteria_met(expression: str | None, freight: dict[str, Any], *, project: str) -> bool:
+    """Whether ``freightCreationCriteria.expression`` accepts the Freight.
 
     The expression is raw expr-lang (no ``${{ }}``) with ``imageFrom``, ``commitFrom`` and
-    ``chartFrom`` answering from the candidate Freight; it must yield a bool.
+    ``chartFrom`` answering from the candidate Freight, evaluated off the event loop (a worker
+    process with a deadline when it could grow). Like Kargo, a result that is not a bool is
+    read with Go's ``strconv.ParseBool`` of its text.
+
+    Raises:
+        CriteriaEvaluationError: the expression does not evaluate, or not to a bool.
     """
     if not expression or not expression.strip():
-        return True, ""
-    env = build_environment({}, FunctionContext(freight=[freight]))
+        return True
+    job = Job("evaluate", expression.strip(), {}, FunctionContext(freight=[freight]))
     try:
-        result = evaluate(expression.strip(), env)
+        result = await sandbox.run(job, project=project)
     except ExpressionError as exc:
-        return False, f"freightCreationCriteria: {exc}"
-    if not isinstance(result, bool):
-        return False, f"freightCreationCriteria must be a bool expression, got {result!r}"
-    return result, "" if result else "freightCreationCriteria evaluated to false"
+        raise CriteriaEvaluationError(str(exc)) from None
+    if isinstance(result, bool):
+        return result
+    parsed = parse_go_bool(go_sprint(result))
+    if parsed is None:
+        raise CriteriaEvaluationError(
+            f"failed to parse freight creation criteria expression result "
+            f"{go_sprint(result)!r} as bool"
+        )
+    return parsed
 
 
 class WarehouseReconciler:
@@ -285,13 +304,32 @@ class WarehouseReconciler:
         namespace = warehouse.metadata.namespace or ""
         gen = warehouse.metadata.generation
         criteria = warehouse.spec.freight_creation_criteria
-        ok, why = criteria_met(criteria.expression if criteria else None, freight)
+        try:
+            ok = await criteria_met(
+                criteria.expression if criteria else None, freight, project=namespace
+            )
+        except CriteriaEvaluationError as exc:
+            # Reported, not retried: retrying does not make the expression any more valid.
+            message = f"Evaluation of Freight creation criteria failed: {exc}"
+            for kind in ("Healthy", "Ready"):
+                status.conditions = set_condition(
+                    status.conditions,
+                    kind,
+                    False,
+                    "CriteriaEvaluationFailed",
+                    message,
+                    generation=gen,
+                    now=now,
+                )
+            return status
         status.conditions = set_condition(
             status.conditions,
             "FreightCreationCriteriaSatisfied",
             ok,
             "CriteriaSatisfied" if ok else "CriteriaNotSatisfied",
-            why,
+            "Freight creation criteria satisfied"
+            if ok
+            else "Freight creation criteria were not satisfied",
             generation=gen,
             now=now,
         )

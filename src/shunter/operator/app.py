@@ -27,6 +27,9 @@ from shunter.controllers.promotion import PromotionReconciler
 from shunter.controllers.stage import StageReconciler
 from shunter.controllers.warehouse import WarehouseReconciler
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
+from shunter.expressions import ExpressionError
+from shunter.expressions.pool import PoolSettings
+from shunter.expressions.pool import configure as configure_evaluation
 from shunter.kube.client import KubeClient, KubeError
 from shunter.operator.events import KubeEventSink
 from shunter.operator.probes import ProbeServer
@@ -89,11 +92,12 @@ class Operator:
             argocd_namespace=config.argocd_namespace,
             extras={"kube": kube},
         )
+        data = KubeResourceFetcher(kube)
         engine = Engine(
             capabilities=capabilities,
             work_root=config.work_dir,
             registry=DEFAULT_REGISTRY,
-            data=KubeResourceFetcher(kube),
+            data=data,
             requeue=RequeuePolicy(min_interval=timedelta(seconds=config.min_step_requeue_seconds)),
         )
         self.stage_index: dict[str, set[str]] = defaultdict(set)
@@ -106,6 +110,7 @@ class Operator:
             events,
             resync_seconds=config.stage_resync_seconds,
             argocd_namespace=config.argocd_namespace,
+            data=data,
         )
         self.analysis_runs = AnalysisRunReconciler(kube, enabled=False)
         self.promotions = PromotionReconciler(kube, engine, enqueue, events)
@@ -321,6 +326,18 @@ class Operator:
         ready_flag: asyncio.Event | None = None,
     ) -> None:
         """Run the queues and kopf until ``stop_flag`` is set (or the task is cancelled)."""
+        evaluation = configure_evaluation(
+            PoolSettings(
+                workers=self.config.expression_workers,
+                deadline_seconds=self.config.expression_deadline_seconds,
+                memory_mib=self.config.expression_memory_mib,
+                per_project=self.config.expression_project_workers or None,
+            )
+        )
+        try:
+            await evaluation.start()  # warm workers; they are started on demand otherwise
+        except ExpressionError as exc:
+            log.warning("expression workers did not start: %s", exc)
         registry = kopf.OperatorRegistry()
         self.register(registry)
         await self._prepare_analysis()
@@ -355,4 +372,5 @@ class Operator:
                 task.cancel()
             for queue in self.queues:
                 await queue.stop()
+            evaluation.close()
             self.kube.close()

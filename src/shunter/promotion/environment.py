@@ -17,34 +17,27 @@ Owns :class:`StepEvaluator`, which evaluates a step's ``if``, ``vars`` and ``con
 
 Objects read by data functions are fetched lazily and cached for the step (one cache per step,
 as Kargo does). ``if`` must produce a bool; like Kargo, it is a ``${{ }}`` template.
+Evaluation never blocks the event loop (`shunter.expressions.sandbox`).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 from shunter.api.v1alpha1 import to_wire
 from shunter.api.v1alpha1.common import PromotionStep
 from shunter.api.v1alpha1.promotion import StepExecutionMetadata
-from shunter.expressions import (
-    Environment,
-    ExpressionEvaluationError,
-    FunctionRegistry,
-    evaluate,
-    evaluate_template,
-    to_plain,
-)
+from shunter.expressions import ExpressionEvaluationError, sandbox
 from shunter.expressions.functions import (
     FunctionContext,
     ResourceCache,
-    ResourceNotLoaded,
     ResourceRef,
     StepOutcome,
-    build_function_registry,
-    evaluate_lazily,
 )
+from shunter.expressions.jobs import Job
 from shunter.expressions.values import type_name
 from shunter.promotion.context import PromotionContext
 from shunter.promotion.step import ExpressionEvaluator
@@ -110,7 +103,11 @@ def task_outputs(alias: str, state: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 class StepEvaluator:
-    """Evaluates one step's ``if``, vars and config against the Promotion's current state."""
+    """Evaluates one step's ``if``, vars and config against the Promotion's current state.
+
+    Evaluation runs through `shunter.expressions.sandbox`: bounded expressions inline, the
+    rest in a worker process with a hard deadline, never blocking the event loop.
+    """
 
     def __init__(
         self,
@@ -136,17 +133,15 @@ class StepEvaluator:
             if data is not None and pctx.freight_requests
             else None
         )
-        reader = self._cache if data is not None else None
-        self._plain_functions = build_function_registry(
-            FunctionContext(freight=freight, freight_requests=requests, reader=reader)
+        self._plain_context = FunctionContext(
+            freight=freight,
+            freight_requests=requests,
+            reader=self._cache if data is not None else None,
         )
-        self._freight = freight
-        self._requests = requests
-        self._reader = reader
 
     # -- building blocks ----------------------------------------------------------------------
 
-    def _status_functions(self) -> FunctionRegistry:
+    def _status_context(self) -> FunctionContext:
         outcomes = [
             StepOutcome(
                 alias=m.alias or "",
@@ -155,15 +150,7 @@ class StepEvaluator:
             )
             for m in self._metadata
         ]
-        return build_function_registry(
-            FunctionContext(
-                freight=self._freight,
-                freight_requests=self._requests,
-                reader=self._reader,
-                step_outcomes=outcomes,
-                current_step_alias=self._alias,
-            )
-        )
+        return replace(self._plain_context, step_outcomes=outcomes, current_step_alias=self._alias)
 
     def _step_variables(self, vars_: Mapping[str, Any]) -> dict[str, Any]:
         variables: dict[str, Any] = {
@@ -181,10 +168,9 @@ class StepEvaluator:
             return None
         return await self._data(self._pctx.project, ref)
 
-    async def _template(self, value: Any, env: Environment) -> Any:
-        return await evaluate_lazily(
-            lambda: evaluate_template(value, env), self._cache, self._fetch
-        )
+    async def _run(self, job: Job) -> Any:
+        fetch = self._fetch if self._data is not None else None
+        return await sandbox.run(job, project=self._pctx.project, fetch=fetch)
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -195,21 +181,18 @@ class StepEvaluator:
         values: dict[str, Any] = {}
         ctx = build_ctx(self._pctx, self._alias)
         for var in self._pctx.vars:
-            env = Environment(
-                variables={"ctx": ctx, "vars": dict(values)}, functions=self._plain_functions
-            )
-            values[var.name] = await self._evaluate_var(var.name, var.value, env)
+            variables = {"ctx": ctx, "vars": dict(values)}
+            values[var.name] = await self._evaluate_var(var.name, var.value, variables)
         for var in self._step.vars or []:
-            env = Environment(
-                variables=self._step_variables(dict(values)), functions=self._plain_functions
-            )
-            values[var.name] = await self._evaluate_var(var.name, var.value, env)
+            variables = self._step_variables(dict(values))
+            values[var.name] = await self._evaluate_var(var.name, var.value, variables)
         self._vars = values
         return values
 
-    async def _evaluate_var(self, name: str, value: str | None, env: Environment) -> Any:
+    async def _evaluate_var(self, name: str, value: str | None, variables: dict[str, Any]) -> Any:
+        job = Job("template_string", value or "", variables, self._plain_context, plain=True)
         try:
-            return to_plain(await self._template(value or "", env))
+            return await self._run(job)
         except Exception as exc:
             raise ExpressionEvaluationError(
                 f'error pre-processing promotion variable "{name}": {exc}'
@@ -223,8 +206,9 @@ class StepEvaluator:
             ExpressionError: the template does not evaluate.
         """
         vars_ = await self.vars()
-        env = Environment(variables=self._step_variables(vars_), functions=self._status_functions())
-        result = await self._template(self._step.if_ or "", env)
+        variables = self._step_variables(vars_)
+        job = Job("template_string", self._step.if_ or "", variables, self._status_context())
+        result = await self._run(job)
         if not isinstance(result, bool):
             raise ConditionError(f"expression must evaluate to a boolean, got {type_name(result)}")
         return result
@@ -234,8 +218,9 @@ class StepEvaluator:
         if self._step.config is None:
             return {}
         vars_ = await self.vars()
-        env = Environment(variables=self._step_variables(vars_), functions=self._status_functions())
-        result = to_plain(await self._template(copy.deepcopy(self._step.config), env))
+        variables = self._step_variables(vars_)
+        job = Job("template", self._step.config, variables, self._status_context(), plain=True)
+        result = await self._run(job)
         if not isinstance(result, dict):
             raise ExpressionEvaluationError(
                 f"config must evaluate to an object, got {type_name(result)}"
@@ -243,28 +228,21 @@ class StepEvaluator:
         return result
 
     async def raw_evaluator(self) -> ExpressionEvaluator:
-        """``evaluate(expression, extra_variables)`` for the step's own raw expressions.
+        """``await evaluate(expression, extra_variables)`` for the step's own raw expressions.
 
         Sees ``ctx``, ``vars`` (as evaluated for this step), ``outputs``, ``task`` and all
-        functions. Data functions only see objects this step's vars/config already read (the
-        evaluator is synchronous); anything else is reported as an evaluation error.
+        functions, the data functions included.
         """
         try:
             vars_ = await self.vars()
         except Exception:  # vars a step does not use must not break it
             vars_ = {}
-        registry = self._status_functions()
+        context = self._status_context()
         base = self._step_variables(vars_)
 
-        def run(expression: str, extra: Mapping[str, Any]) -> Any:
+        async def run(expression: str, extra: Mapping[str, Any]) -> Any:
             variables = dict(base)
             variables.update(extra)
-            try:
-                return evaluate(expression, Environment(variables=variables, functions=registry))
-            except ResourceNotLoaded as miss:
-                raise ExpressionEvaluationError(
-                    f"{miss.ref.kind} {miss.ref.name!r} can only be read in the step's config",
-                    expression=expression,
-                ) from None
+            return await self._run(Job("evaluate", expression, variables, context))
 
         return run

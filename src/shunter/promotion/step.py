@@ -12,7 +12,7 @@ step's error threshold), :class:`TerminalStepError` for one that retrying cannot
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -26,8 +26,8 @@ from shunter.api.v1alpha1.common import FreightCollection, FreightReference, Hea
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import CredentialsDatabase
 
-#: ``evaluate(expression, extra_variables) -> value``
-ExpressionEvaluator = Callable[[str, Mapping[str, Any]], Any]
+#: ``await evaluate(expression, extra_variables) -> value`` (raises only ``ExpressionError``)
+ExpressionEvaluator = Callable[[str, Mapping[str, Any]], Awaitable[Any]]
 
 __all__ = [
     "Capabilities",

@@ -45,7 +45,7 @@ from shunter.api.v1alpha1.warehouse import (
     GitDiscoveryResult,
     GitSubscription,
 )
-from shunter.expressions import ExpressionError, compile_expression
+from shunter.expressions import ExpressionError, compile_expression, sandbox
 from shunter.expressions.gotime import GoTime
 from shunter.git import (
     GitAuthenticationError,
@@ -229,13 +229,18 @@ class _Plan:
         version = parse_tag(tag, self.sub.strict_semvers)
         return version is not None and (self.constraint is None or self.constraint.check(version))
 
-    def accepts(self, env: Mapping[str, Any]) -> bool:
-        if self.expression is None:
-            return True
+    async def accepted(self, envs: Sequence[Mapping[str, Any]]) -> list[bool]:
+        """Which of `envs` (one per commit or tag) ``expressionFilter`` accepts; evaluated in
+        one job off the event loop (a worker process with a deadline when it could grow)."""
+        if self.expression is None or not envs:
+            return [True] * len(envs)
         try:
-            return _truthy(self.expression.evaluate(dict(env)))
+            results = await sandbox.evaluate_many_async(
+                self.expression.source, {}, envs, project=f"expressionFilter {self.sub.repo_url}"
+            )
         except ExpressionError as error:
             raise InvalidSubscriptionError(f"expressionFilter failed: {error}") from None
+        return [_truthy(result) for result in results]
 
 
 def _compile(sub: GitSubscription) -> _Plan:
@@ -516,15 +521,20 @@ class GitDiscoverer:
             )
             if not commits:
                 break
-            for commit in commits:
-                env = {
-                    "id": commit.id,
-                    "commitDate": GoTime(commit.date),
-                    "author": commit.author,
-                    "committer": commit.committer,
-                    "subject": commit.subject,
-                }
-                if not plan.accepts(env):
+            accepted = await plan.accepted(
+                [
+                    {
+                        "id": commit.id,
+                        "commitDate": GoTime(commit.date),
+                        "author": commit.author,
+                        "committer": commit.committer,
+                        "subject": commit.subject,
+                    }
+                    for commit in commits
+                ]
+            )
+            for commit, ok in zip(commits, accepted, strict=True):
+                if not ok:
                     continue
                 if plan.path_filtered and not plan.paths_match(commit.paths):
                     continue
@@ -552,10 +562,8 @@ class GitDiscoverer:
             git_dir=mirror.path,
         )
         tags = [t for t in _parse_tags(out) if plan.tag_matches(t.tag)]
-        tags = [
-            t
-            for t in tags
-            if plan.accepts(
+        accepted = await plan.accepted(
+            [
                 {
                     "tag": t.tag,
                     "id": t.commit_id,
@@ -566,8 +574,10 @@ class GitDiscoverer:
                     "tagger": t.tagger,
                     "annotation": t.annotation,
                 }
-            )
-        ]
+                for t in tags
+            ]
+        )
+        tags = [t for t, ok in zip(tags, accepted, strict=True) if ok]
         strategy = sub.commit_selection_strategy
         if strategy is CommitSelectionStrategy.SEMVER:
             versioned = [(t, parse_tag(t.tag, sub.strict_semvers)) for t in tags]

@@ -42,13 +42,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
-from shunter.expressions import (
-    ExpressionError,
-    ExpressionSyntaxError,
-    ExprObject,
-    FunctionError,
-    to_plain,
-)
+from shunter.expressions import ExpressionError, ExpressionSyntaxError, to_plain
+from shunter.expressions.functions.http import HTTPResponse, canonical_header_key
 from shunter.expressions.values import go_quote
 from shunter.promotion.durations import parse_go_duration
 from shunter.promotion.registry import register
@@ -144,48 +139,6 @@ class HTTPConfig(StepConfig):
         return self
 
 
-def canonical_header_key(name: str) -> str:
-    """Go's ``textproto.CanonicalMIMEHeaderKey`` (``content-type`` -> ``Content-Type``)."""
-    if not name or any(not (c.isascii() and (c.isalnum() or c in "!#$%&'*+-.^_`|~")) for c in name):
-        return name
-    return "-".join(part[:1].upper() + part[1:].lower() for part in name.split("-"))
-
-
-class HTTPResponse(ExprObject):
-    """``response`` in the step's expressions."""
-
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(self, status: int, headers: dict[str, list[str]], body: Any) -> None:
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    @property
-    def expr_type_name(self) -> str:
-        return "http.Response"
-
-    def expr_field(self, name: str) -> Any:
-        if name == "status":
-            return self.status
-        if name == "headers":
-            return self.headers
-        if name == "body":
-            return self.body
-        raise KeyError(name)
-
-    def expr_method(self, name: str, args: Any) -> Any:
-        if name != "header":
-            raise KeyError(name)
-        if len(args) != 1 or not isinstance(args[0], str):
-            raise FunctionError("header() takes one string argument")
-        values = self.headers.get(canonical_header_key(args[0]))
-        return values[0] if values else ""
-
-    def expr_json(self) -> Any:
-        return {"status": self.status, "headers": self.headers, "body": self.body}
-
-
 def _with_query(url: str, params: list[HTTPQueryParam]) -> str:
     if not params:
         return url
@@ -243,29 +196,29 @@ class _Evaluator:
         self._evaluate = ctx.evaluate
         self._vars = {"response": response}
 
-    def __call__(self, what: str, expression: str) -> Any:
+    async def __call__(self, what: str, expression: str) -> Any:
         try:
-            return self._evaluate(expression, self._vars)
+            return await self._evaluate(expression, self._vars)
         except ExpressionSyntaxError as exc:
             raise TerminalStepError(f"error compiling {what} {expression!r}: {exc}") from None
         except ExpressionError as exc:
             raise StepError(f"error evaluating {what} {expression!r}: {exc}") from None
 
-    def criterion(self, what: str, expression: str | None) -> bool | None:
+    async def criterion(self, what: str, expression: str | None) -> bool | None:
         if not expression:
             return None
-        result = self(what, expression)
+        result = await self(what, expression)
         if not isinstance(result, bool):
             raise StepError(
                 f"{what} {expression!r} did not evaluate to a boolean (got {type(result).__name__})"
             )
         return result
 
-    def message(self, expression: str | None) -> str:
+    async def message(self, expression: str | None) -> str:
         if not expression:
             return ""
         try:
-            result = self._evaluate(expression, self._vars)
+            result = await self._evaluate(expression, self._vars)
         except ExpressionSyntaxError as exc:
             raise TerminalStepError(
                 f"error compiling error expression {expression!r}: {exc}"
@@ -274,9 +227,9 @@ class _Evaluator:
             return ""
         return result if isinstance(result, str) else ""
 
-    def outputs(self, outputs: list[HTTPOutput] | None) -> dict[str, Any]:
+    async def outputs(self, outputs: list[HTTPOutput] | None) -> dict[str, Any]:
         return {
-            o.name: to_plain(self(f"output expression {o.name!r}", o.from_expression))
+            o.name: to_plain(await self(f"output expression {o.name!r}", o.from_expression))
             for o in outputs or []
         }
 
@@ -357,17 +310,17 @@ class HTTPStep:
             raise TerminalStepError("the http step needs an expression evaluator")
         response = await _exchange(ctx, cfg)
         evaluate = _Evaluator(ctx, response)
-        success = evaluate.criterion("success expression", cfg.success_expression)
-        failure = evaluate.criterion("failure expression", cfg.failure_expression)
+        success = await evaluate.criterion("success expression", cfg.success_expression)
+        failure = await evaluate.criterion("failure expression", cfg.failure_expression)
         if failure:
             message = f"HTTP ({response.status}) response met failure criteria"
-            detail = evaluate.message(cfg.error_expression)
+            detail = await evaluate.message(cfg.error_expression)
             if detail:
                 message += f": {go_quote(detail)}"
             raise TerminalStepError(message, failed=True)
         if success or (success is None and failure is None and 200 <= response.status < 300):
             return StepResult(
-                status=PromotionStepStatus.SUCCEEDED, output=evaluate.outputs(cfg.outputs)
+                status=PromotionStepStatus.SUCCEEDED, output=await evaluate.outputs(cfg.outputs)
             )
         if success is None and failure is None:
             raise StepError(f"HTTP ({response.status}) response was not a 2xx", failed=True)

@@ -54,5 +54,5 @@ class JSONParseStep:
         """Parse the file and evaluate the outputs."""
         cfg = JSONParseConfig.model_validate(config)
         document = await asyncio.to_thread(_load, ctx, cfg.path)
-        output = extract_outputs(ctx, document, cfg.outputs, cfg.path)
+        output = await extract_outputs(ctx, document, cfg.outputs, cfg.path)
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output)

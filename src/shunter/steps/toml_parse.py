@@ -66,5 +66,5 @@ class TOMLParseStep:
         """Parse the file and evaluate the outputs."""
         cfg = TOMLParseConfig.model_validate(config)
         document = await asyncio.to_thread(_load, ctx, cfg.path)
-        output = extract_outputs(ctx, document, cfg.outputs, cfg.path)
+        output = await extract_outputs(ctx, document, cfg.outputs, cfg.path)
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output)

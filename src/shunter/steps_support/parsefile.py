@@ -62,7 +62,7 @@ def read_document_bytes(ctx: StepContext, path: str) -> bytes:
     return data
 
 
-def extract_outputs(
+async def extract_outputs(
     ctx: StepContext, document: Any, outputs: list[ParseOutput], path: str
 ) -> dict[str, Any]:
     """Evaluate every output expression with the document's top-level keys as variables."""
@@ -77,7 +77,7 @@ def extract_outputs(
     for output in outputs:
         expression = output.from_expression
         try:
-            results[output.name] = to_plain(ctx.evaluate(expression, variables))
+            results[output.name] = to_plain(await ctx.evaluate(expression, variables))
         except ExpressionSyntaxError as exc:
             raise TerminalStepError(
                 f"error compiling expression {expression!r} of output {output.name!r}: {exc}"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1.warehouse import DiscoveredArtifacts, WarehouseSpec
-from shunter.controllers.warehouse import build_freight, criteria_met
+from shunter.controllers.warehouse import CriteriaEvaluationError, build_freight, criteria_met
 from shunter.freight import freight_id
 
 NOW = datetime(2026, 11, 26, 12, 0, 0, 123456, tzinfo=UTC)
@@ -100,14 +100,25 @@ FREIGHT = {
         ("true", True),
     ],
 )
-def test_criteria(expression: str | None, ok: bool) -> None:
-    assert criteria_met(expression, FREIGHT)[0] is ok
+async def test_criteria(expression: str | None, ok: bool) -> None:
+    assert await criteria_met(expression, FREIGHT, project="demo") is ok
 
 
-def test_criteria_errors_are_reported_not_raised() -> None:
-    ok, why = criteria_met("imageFrom('reg/app').Tag +", FREIGHT)
-    assert not ok
-    assert "freightCreationCriteria" in why
-    ok, why = criteria_met("'yes'", FREIGHT)
-    assert not ok
-    assert "must be a bool expression" in why
+async def test_criteria_results_are_read_as_go_bools() -> None:
+    assert await criteria_met("'true'", FREIGHT, project="demo") is True
+    assert await criteria_met("0", FREIGHT, project="demo") is False
+
+
+@pytest.mark.parametrize(
+    ("expression", "fragment"),
+    [
+        ("imageFrom('reg/app').Tag +", "unexpected end"),
+        ("'yes'", "as bool"),
+        ("[1][1e400]", "index out of range"),
+        ("reduce(1..40, [#acc, #acc], 0)", "memory budget"),
+    ],
+)
+async def test_criteria_errors_are_reported_not_raised(expression: str, fragment: str) -> None:
+    with pytest.raises(CriteriaEvaluationError) as info:
+        await criteria_met(expression, FREIGHT, project="demo")
+    assert fragment in str(info.value)

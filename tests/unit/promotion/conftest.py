@@ -87,7 +87,7 @@ class EchoStep:
         output = dict(config.values)
         if config.evaluate is not None:
             assert ctx.evaluate is not None
-            output["evaluated"] = ctx.evaluate(config.evaluate, {"extra": 40})
+            output["evaluated"] = await ctx.evaluate(config.evaluate, {"extra": 40})
         return StepResult(
             status=config.status,
             message=config.message,

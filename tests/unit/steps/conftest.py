@@ -24,7 +24,7 @@ RunStep = Callable[[type[StepRunner], StepContext, Mapping[str, Any]], Awaitable
 ConfigError = Callable[[type[StepRunner], Mapping[str, Any]], str]
 
 
-def _evaluate(expression: str, extra: Mapping[str, Any]) -> Any:
+async def _evaluate(expression: str, extra: Mapping[str, Any]) -> Any:
     return evaluate(expression, dict(extra))
 
 
