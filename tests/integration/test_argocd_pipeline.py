@@ -234,7 +234,7 @@ def promotion_task(image: str, repo_url: str, smoke_url: str, jira_url: str) -> 
 
 
 def stage(
-    name: str, sources: dict[str, Any], env_path: str, *, verified: bool = False
+    name: str, sources: dict[str, Any], env_path: str, *, verified_image: str = ""
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "requestedFreight": [
@@ -248,10 +248,14 @@ def stage(
             }
         },
     }
-    if verified:
+    if verified_image:
+        # imageFrom() without an origin looks the Warehouses up, as Kargo's docs write it.
         spec["verification"] = {
             "analysisTemplates": [{"name": "smoke"}],
-            "args": [{"name": "stage", "value": "${{ ctx.stage }}"}],
+            "args": [
+                {"name": "stage", "value": "${{ ctx.stage }}"},
+                {"name": "tag", "value": f"${{{{ imageFrom('{verified_image}').Tag }}}}"},
+            ],
         }
     return _kargo("Stage", name, spec)
 
@@ -262,7 +266,7 @@ def smoke_template(smoke_url: str) -> dict[str, Any]:
         "kind": "AnalysisTemplate",
         "metadata": {"name": "smoke", "namespace": PROJECT},
         "spec": {
-            "args": [{"name": "stage"}],
+            "args": [{"name": "stage"}, {"name": "tag"}],
             "metrics": [
                 {
                     "name": "smoke",
@@ -271,7 +275,7 @@ def smoke_template(smoke_url: str) -> dict[str, Any]:
                     "successCondition": 'result.status == "ok"',
                     "provider": {
                         "web": {
-                            "url": smoke_url + "/smoke?stage={{args.stage}}",
+                            "url": smoke_url + "/smoke?stage={{args.stage}}&tag={{args.tag}}",
                             "timeoutSeconds": 5,
                             "jsonPath": "{$}",
                         }
@@ -577,7 +581,7 @@ def _install_project(env: Pipeline, repo_url: str, image: str) -> None:
             },
         ),
         promotion_task(image, repo_url, env.smoke.base_url, env.jira.base_url),
-        stage("preprod", {"direct": True}, "preprod", verified=True),
+        stage("preprod", {"direct": True}, "preprod", verified_image=image),
         stage("prod", {"stages": ["preprod"]}, "prod"),
     ]
     for doc in docs:
@@ -658,6 +662,8 @@ def test_preprod_is_healthy_verified_and_the_release_is_recorded(pipeline: Pipel
     metric = run["status"]["metricResults"][0]
     assert (metric["name"], metric["count"], metric["successful"]) == ("smoke", 2, 2)
     assert pipeline.smoke.hits("/smoke", "preprod") == 2
+    tags = {q.get("tag", [""])[0] for p, q in pipeline.smoke.requests if p == "/smoke"}
+    assert tags == {TAG_RELEASE}  # the verification arg read the Freight's image
     assert "preprod" in pipeline.verified_in(name)
     wait_for(
         lambda: _conditions(pipeline.stage("preprod"))["Ready"]["status"] == "True",
