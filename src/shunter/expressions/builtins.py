@@ -30,6 +30,7 @@ from shunter.expressions.limits import (
     MAX_COLLECTION_LENGTH,
     MAX_STRING_LENGTH,
     charge_output,
+    charge_scan,
     charge_steps,
     check_collection_length,
     check_string_length,
@@ -305,6 +306,7 @@ def lower(value: Any) -> str:
 def _split(fn: str, value: Any, sep: Any, limit: Any, *, keep: bool) -> list[str]:
     text = _str(fn, value)
     separator = _str(fn, sep, "separator")
+    charge_scan(text, separator)
     count = -1 if limit is None else _int(fn, limit, "count")
     if count == 0:
         return []
@@ -334,6 +336,7 @@ def replace(value: Any, old: Any, new: Any, limit: Any = None) -> str:
     old = _str("replace", old, "old")
     new = _str("replace", new, "new")
     count = -1 if limit is None else _int("replace", limit, "count")
+    charge_scan(text, text, old)  # counted, then replaced
     occurrences = (len(text) + 1) if old == "" else text.count(old)
     if count >= 0:
         occurrences = min(occurrences, count)
@@ -362,19 +365,27 @@ def join(items: Any, sep: Any = "") -> str:
 
 
 def index_of(value: Any, sub: Any) -> int:
-    return _str("indexOf", value).find(_str("indexOf", sub, "substring"))
+    text, needle = _str("indexOf", value), _str("indexOf", sub, "substring")
+    charge_scan(text, needle)
+    return text.find(needle)
 
 
 def last_index_of(value: Any, sub: Any) -> int:
-    return _str("lastIndexOf", value).rfind(_str("lastIndexOf", sub, "substring"))
+    text, needle = _str("lastIndexOf", value), _str("lastIndexOf", sub, "substring")
+    charge_scan(text, needle)
+    return text.rfind(needle)
 
 
 def has_prefix(value: Any, prefix: Any) -> bool:
-    return _str("hasPrefix", value).startswith(_str("hasPrefix", prefix, "prefix"))
+    text, start = _str("hasPrefix", value), _str("hasPrefix", prefix, "prefix")
+    charge_scan(start)
+    return text.startswith(start)
 
 
 def has_suffix(value: Any, suffix: Any) -> bool:
-    return _str("hasSuffix", value).endswith(_str("hasSuffix", suffix, "suffix"))
+    text, end = _str("hasSuffix", value), _str("hasSuffix", suffix, "suffix")
+    charge_scan(end)
+    return text.endswith(end)
 
 
 # --- encoding -------------------------------------------------------------------------------

@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 _MAX_SHOWN = 120
+#: Longest message kept: messages quote values, and may end up in a status condition.
+MAX_MESSAGE = 2000
 
 
 def _shorten(text: str) -> str:
@@ -51,6 +53,8 @@ class ExpressionError(Exception):
         template: str | None = None,
         template_offset: int | None = None,
     ) -> None:
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 3] + "..."
         self.message = message
         self.expression = expression
         self.offset = offset

@@ -828,6 +828,7 @@ def _parse_chunk(cursor: _Cursor, kind: str, element: str, fields: _Fields, next
 
 
 def _scan(text: str, layout: str) -> _Fields:
+    charge_steps(len(text))
     chunks = _layout_chunks(layout)
     cursor = _Cursor(text)
     fields = _Fields()

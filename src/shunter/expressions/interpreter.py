@@ -45,8 +45,10 @@ from shunter.expressions.errors import (
 )
 from shunter.expressions.gotime import GoDuration, GoTime
 from shunter.expressions.limits import (
+    REGEX_CHARACTERS,
     Budget,
     BudgetExceeded,
+    charge_scan,
     charge_steps,
     current_budget,
     detach,
@@ -573,6 +575,7 @@ def _strings(op: str, left: Any, right: Any) -> bool:
         return False
     if not isinstance(left, str) or not isinstance(right, str):
         _mismatch(op, left, right)
+    charge_scan(left, right)
     if op == "contains":
         return right in left
     if op == "startsWith":
@@ -585,6 +588,7 @@ def _matches(left: Any, right: Any) -> bool:
         return False
     if not isinstance(left, str) or not isinstance(right, str):
         _mismatch("matches", left, right)
+    charge_scan(left, right, characters=REGEX_CHARACTERS)
     return _regex(right).search(left) is not None
 
 

@@ -12,7 +12,8 @@ Limits (per evaluation of one expression):
 * `MAX_STEPS`: AST nodes evaluated plus work units charged by operations, each by the size of
   what it touches: ``in`` and ``==`` by the elements compared, sorting by ``n log n``,
   ``toJSON``/``string()``/rendering by the logical size of the value, date layouts by their
-  length...
+  length, string searches, comparisons and regular expressions by the characters they scan
+  (`SCAN_CHARACTERS` per step)...
 * `MAX_ALLOCATION`: total logical size of the values produced. The logical size of a value is
   what it would take to write it out: 1 per scalar, characters + 1 per string, 1 + the sizes of
   the elements (and keys) per list or map - counting a sub-structure every time it appears, so
@@ -23,7 +24,8 @@ Limits (per evaluation of one expression):
 * `MAX_NESTING`: lists and maps nested deeper than this are refused (recursive renderers and
   comparisons stay far from Python's recursion limit).
 * `MAX_SECONDS`: wall time. The budget looks at the clock every `CLOCK_EVERY` steps; a caller
-  can set one deadline for several evaluations (a whole step config) with `deadline_scope`.
+  can set one deadline for several evaluations (a whole step config) with `deadline_scope`,
+  which replaces the default.
   This is the evaluator's own limit; the worker process that runs untrusted evaluations also
   has a hard deadline and a memory cap (`shunter.expressions.pool`).
 """
@@ -47,12 +49,15 @@ __all__ = [
     "MAX_SECONDS",
     "MAX_STEPS",
     "MAX_STRING_LENGTH",
+    "REGEX_CHARACTERS",
+    "SCAN_CHARACTERS",
     "Budget",
     "BudgetExceeded",
     "SizedDict",
     "SizedList",
     "charge_allocation",
     "charge_output",
+    "charge_scan",
     "charge_steps",
     "check_collection_length",
     "check_string_length",
@@ -70,6 +75,10 @@ MAX_COLLECTION_LENGTH = 100_000
 MAX_NESTING = 100
 MAX_SECONDS = 5.0
 CLOCK_EVERY = 2048
+#: Characters a C-level scan (``contains``, ``==``...) may touch per step.
+SCAN_CHARACTERS = 64
+#: Characters a regular expression may scan (or compile) per step.
+REGEX_CHARACTERS = 4
 
 #: Logical size of an `ExprObject` that renders as a small, fixed-size value (time, version).
 _OBJECT_SIZE = 8
@@ -103,8 +112,9 @@ _STEPS: ContextVar[int | None] = ContextVar("shunter_expression_steps", default=
 
 @contextmanager
 def deadline_scope(seconds: float, *, steps: int | None = None) -> Iterator[float]:
-    """Share one wall-time deadline between every evaluation inside the block; with `steps`,
-    also lower each evaluation's step limit (a quick try before handing work elsewhere)."""
+    """Share one wall-time deadline between every evaluation inside the block (instead of
+    `MAX_SECONDS` each; an enclosing scope's earlier deadline wins); with `steps`, also lower
+    each evaluation's step limit (a quick try before handing work elsewhere)."""
     deadline = time.monotonic() + seconds
     outer = _DEADLINE.get()
     if outer is not None:
@@ -155,8 +165,7 @@ class Budget:
         self.max_allocation = max_allocation
         self.seconds = seconds
         scoped = _DEADLINE.get()
-        own = time.monotonic() + seconds
-        self.deadline = own if scoped is None else min(own, scoped)
+        self.deadline = time.monotonic() + seconds if scoped is None else scoped
         self.mark = min(self.max_steps, CLOCK_EVERY)
         # id -> (value, logical size, depth) of containers measured without a size of their own
         # (inputs, inner containers of builtin results); the value is kept so ids stay unique.
@@ -321,6 +330,17 @@ def charge_allocation(size: int) -> None:
     budget = _CURRENT.get()
     if budget is not None:
         budget.charge_allocation(size)
+
+
+def charge_scan(*texts: str, characters: int = SCAN_CHARACTERS) -> None:
+    """Charge a scan of `texts` done in C (search, comparison): one step per `characters`
+    characters (`REGEX_CHARACTERS` for regular expressions). Short texts are free (the node
+    visit covers them)."""
+    total = 0
+    for text in texts:
+        total += len(text)
+    if total >= characters:
+        charge_steps(total // characters)
 
 
 def charge_output(value: Any, what: str, weight: int = 1) -> None:

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from shunter.expressions.errors import FunctionError
-from shunter.expressions.limits import BudgetExceeded, charge_steps
+from shunter.expressions.limits import BudgetExceeded, charge_scan, charge_steps
 
 __all__ = [
     "Comparable",
@@ -291,7 +291,11 @@ def equal(a: Any, b: Any) -> bool:
     if is_number(a) and is_number(b):
         return bool(a == b)
     if isinstance(a, str) or isinstance(b, str):
-        return isinstance(a, str) and isinstance(b, str) and a == b
+        if not (isinstance(a, str) and isinstance(b, str)):
+            return False
+        if len(a) == len(b) and a is not b:
+            charge_scan(a)
+        return a == b
     if isinstance(a, ExprObject):
         return a.expr_equal(b)
     if isinstance(b, ExprObject):
@@ -319,7 +323,10 @@ class Comparable(abc.ABC):
 
 def compare(a: Any, b: Any) -> int:
     """Order two values for ``<``, ``sort()``...; raise `FunctionError` when not comparable."""
-    if (is_number(a) and is_number(b)) or (isinstance(a, str) and isinstance(b, str)):
+    if isinstance(a, str) and isinstance(b, str):
+        charge_scan(a, b)
+        return int(a > b) - int(a < b)
+    if is_number(a) and is_number(b):
         return int(a > b) - int(a < b)
     if isinstance(a, Comparable):
         result = a.compare_to(b)
