@@ -18,11 +18,18 @@ data. `shunter.expressions.functions` builds registries with Kargo's functions
 (``imageFrom``, ``secret``, ``success``...) from injected data.
 
 Errors: `ExpressionError` and subclasses carry the expression text, the offset and a message.
+Every entry point raises nothing else, whatever the input.
 
 Sandbox: no Python ``eval``/``exec``/``compile``; no attribute access on Python objects (only
 `ExprObject` fields/methods); expressions are limited to 10,000 characters and 64 levels of
-nesting; each evaluation is limited in steps, memory, string and collection sizes
-(`shunter.expressions.limits`); regular expressions use RE2 (linear time).
+nesting; each evaluation is limited in steps (every operation charged by the size of what it
+touches), logical size of what it produces, string and collection sizes, nesting and wall
+time (`shunter.expressions.limits`); regular expressions use RE2 (linear time).
+
+Off the event loop: the operator evaluates through `shunter.expressions.sandbox` (async):
+bounded expressions (`shunter.expressions.bounded`) inline, the rest as `jobs` in worker
+processes (`shunter.expressions.pool`, `shunter.expressions.worker`) with a hard deadline and
+a memory cap, fair between Projects.
 """
 
 from __future__ import annotations
