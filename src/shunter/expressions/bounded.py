@@ -57,6 +57,13 @@ INLINE_FUNCTIONS = frozenset(
         "status",
         "semverParse",
         "semverDiff",
+        # Argo Rollouts' condition helpers
+        "asInt",
+        "asFloat",
+        "isNaN",
+        "isInf",
+        "isNil",
+        "default",
         # builtins linear in one string argument
         "len",
         "lower",

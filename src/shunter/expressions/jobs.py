@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shunter.expressions.builtins import BUILTINS
 from shunter.expressions.errors import (
     ExpressionError,
     ExpressionEvaluationError,
@@ -33,6 +34,7 @@ from shunter.expressions.errors import (
 )
 from shunter.expressions.functions import FunctionContext, ResourceNotLoaded, ResourceRef
 from shunter.expressions.functions import build_environment as _build_environment
+from shunter.expressions.functions.analysis import analysis_functions
 from shunter.expressions.interpreter import OUT_OF_MEMORY, Environment, compile_expression, contain
 from shunter.expressions.limits import MAX_SECONDS, charge_output, deadline_scope, detach
 from shunter.expressions.template import (
@@ -83,6 +85,8 @@ class Job:
         plain: convert the result with `to_plain` (JSON-shaped data).
         require_string: with ``render``: refuse a non-string result.
         many: with ``evaluate_many``: the extra variables of each evaluation.
+        functions: ``kargo`` (Kargo's functions from ``context``) or ``analysis`` (Argo
+            Rollouts' condition helpers over the ``result`` variable).
     """
 
     kind: JobKind
@@ -92,8 +96,13 @@ class Job:
     plain: bool = False
     require_string: bool = False
     many: Sequence[Mapping[str, Any]] = ()
+    functions: Literal["kargo", "analysis"] = "kargo"
 
     def environment(self) -> Environment:
+        if self.functions == "analysis":
+            registry = BUILTINS.child()
+            registry.update(analysis_functions(self.variables.get("result")))
+            return Environment(variables=self.variables, functions=registry.freeze())
         return _build_environment(self.variables, self.context)
 
 

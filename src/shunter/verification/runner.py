@@ -291,7 +291,9 @@ class AnalysisRunner:
             except TemplateError as exc:
                 message = _mask(str(exc), secrets)
                 raise _RunError(f"Unable to resolve metric arguments: {message}") from None
-        measurements = await asyncio.gather(*(measure_web(m, self._clock) for m in resolved))
+        measurements = await asyncio.gather(
+            *(measure_web(m, self._clock, project=namespace) for m in resolved)
+        )
         for metric, measurement in zip(resolved, measurements, strict=True):
             measurement.message = _mask(measurement.message, secrets)
             result = status.result(metric.name) or MetricResult(

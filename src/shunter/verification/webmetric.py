@@ -128,12 +128,14 @@ async def _fetch(web: WebMetric) -> bytes:
         raise _MeasurementError(f'{_go_method(method)} "{web.url}": {detail}') from None
 
 
-def _evaluate(metric: Metric, web: WebMetric, body: bytes) -> tuple[str, AnalysisPhase, str]:
+async def _evaluate(
+    metric: Metric, web: WebMetric, body: bytes, project: str
+) -> tuple[str, AnalysisPhase, str]:
     """``(value, phase, error message)`` for a response body."""
     is_json, data = _decode_json(body)
     if not is_json:
         text = body.decode("utf-8", errors="replace")
-        phase, message = evaluate_result(text, metric)
+        phase, message = await evaluate_result(text, metric, project=project)
         return text, phase, message
     try:
         values = select(data, web.json_path)
@@ -142,12 +144,15 @@ def _evaluate(metric: Metric, web: WebMetric, body: bytes) -> tuple[str, Analysi
     if not values:
         return "", AnalysisPhase.ERROR, "result of web metric produced no value"
     value = values[0]
-    phase, message = evaluate_result(value, metric)
+    phase, message = await evaluate_result(value, metric, project=project)
     return go_json(value), phase, message
 
 
-async def measure_web(metric: Metric, clock: Callable[[], datetime]) -> Measurement:
-    """Take one measurement of a ``web`` metric (never raises; problems are ``Error``)."""
+async def measure_web(
+    metric: Metric, clock: Callable[[], datetime], *, project: str = ""
+) -> Measurement:
+    """Take one measurement of a ``web`` metric (never raises; problems are ``Error``).
+    ``project``: the AnalysisRun's namespace (conditions are evaluated fairly by Project)."""
     measurement = Measurement(phase=AnalysisPhase.ERROR, started_at=clock())
     web = metric.web
     if web is None:
@@ -158,7 +163,7 @@ async def measure_web(metric: Metric, clock: Callable[[], datetime]) -> Measurem
         except _MeasurementError as exc:
             measurement.message = str(exc)
         else:
-            value, phase, message = _evaluate(metric, web, body)
+            value, phase, message = await _evaluate(metric, web, body, project)
             measurement.phase = phase
             if phase is AnalysisPhase.ERROR:
                 measurement.message = message

@@ -81,41 +81,58 @@ def _metric(success: str = "", failure: str = "") -> Any:
         ("result > 1", "result > 0", 2.0, AnalysisPhase.FAILED),  # failure wins
     ],
 )
-def test_condition_table(success: str, failure: str, result: Any, phase: AnalysisPhase) -> None:
-    assert evaluate_result(result, _metric(success, failure)) == (phase, "")
+async def test_condition_table(
+    success: str, failure: str, result: Any, phase: AnalysisPhase
+) -> None:
+    assert await evaluate_result(result, _metric(success, failure)) == (phase, "")
 
 
-def test_condition_errors() -> None:
-    phase, message = evaluate_result("text", _metric('result.status == "ok"'))
+async def test_condition_errors() -> None:
+    phase, message = await evaluate_result("text", _metric('result.status == "ok"'))
     assert phase is AnalysisPhase.ERROR
     assert message.startswith('could not evaluate successCondition "result.status == "ok"": ')
-    phase, message = evaluate_result({"a": 1.0}, _metric("result.a"))
+    phase, message = await evaluate_result({"a": 1.0}, _metric("result.a"))
     assert (phase, message) == (
         AnalysisPhase.ERROR,
         'could not evaluate successCondition "result.a": expected bool, but got float',
     )
-    phase, message = evaluate_result(None, _metric("result > 1"))
+    phase, message = await evaluate_result(None, _metric("result > 1"))
     assert phase is AnalysisPhase.ERROR
     assert message.endswith(
         "metric result is nil or empty: no data returned from the metric provider"
     )
-    phase, message = evaluate_result({}, _metric("", "result.x +"))
+    phase, message = await evaluate_result({}, _metric("", "result.x +"))
     assert phase is AnalysisPhase.ERROR
     assert message.startswith('could not evaluate failureCondition "result.x +": ')
 
 
-def test_rollouts_helper_functions() -> None:
-    assert evaluate_condition('asInt(result) == 42 && asFloat("1.5") == 1.5', "42")
-    assert evaluate_condition("asInt(result.n) == 3", {"n": 3.7})
-    assert evaluate_condition("isNaN(result)", math.nan)
-    assert evaluate_condition("isInf(result)", math.inf)
-    assert evaluate_condition("isNil(result)", None)
-    assert not evaluate_condition("isNil(0)", {"a": 1.0})  # looks at the result, as Rollouts
-    assert evaluate_condition("default(result, 5) == 5", None)
-    assert evaluate_condition("default(result, 5) == 7", 7.0)
-    assert evaluate_condition("len(result.items) == 2", {"items": [1.0, 2.0]})
+async def test_rollouts_helper_functions() -> None:
+    assert await evaluate_condition('asInt(result) == 42 && asFloat("1.5") == 1.5', "42")
+    assert await evaluate_condition("asInt(result.n) == 3", {"n": 3.7})
+    assert await evaluate_condition("isNaN(result)", math.nan)
+    assert await evaluate_condition("isInf(result)", math.inf)
+    assert await evaluate_condition("isNil(result)", None)
+    assert not await evaluate_condition("isNil(0)", {"a": 1.0})  # looks at the result, as Rollouts
+    assert await evaluate_condition("default(result, 5) == 5", None)
+    assert await evaluate_condition("default(result, 5) == 7", 7.0)
+    assert await evaluate_condition("len(result.items) == 2", {"items": [1.0, 2.0]})
     with pytest.raises(ExpressionError, match="invalid syntax"):
-        evaluate_condition("asInt(result) > 0", "forty")
+        await evaluate_condition("asInt(result) > 0", "forty")
+    # Go's ParseInt / ParseFloat: ASCII digits only
+    for text in ("\u0661\u0662", "\uff11"):
+        with pytest.raises(ExpressionError, match="invalid syntax"):
+            await evaluate_condition("asInt(result) > 0", text)
+        with pytest.raises(ExpressionError, match="invalid syntax"):
+            await evaluate_condition("asFloat(result) > 0", text)
+    with pytest.raises(ExpressionError, match="out of range"):
+        await evaluate_condition("asInt(result) > 0", "9" * 30)
+
+
+async def test_a_hostile_condition_is_stopped_by_the_budgets() -> None:
+    metric = _metric("len(filter(1..100000, # in [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])) > 0")
+    phase, message = await evaluate_result({}, metric, project="demo")
+    assert phase is AnalysisPhase.ERROR
+    assert "exceeded" in message
 
 
 def test_phase_order() -> None:
