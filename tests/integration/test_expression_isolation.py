@@ -182,6 +182,24 @@ def hostile_manifests(image: str) -> list[dict[str, Any]]:
             )
             for stage in BURNING_STAGES
         ),
+        # Verification arguments that cannot be evaluated: the verification ends in Error.
+        _kargo(
+            "Stage",
+            "verify",
+            HOSTILE,
+            {
+                "requestedFreight": [
+                    {"origin": {"kind": "Warehouse", "name": "source"}, "sources": {"direct": True}}
+                ],
+                "promotionTemplate": {
+                    "spec": {"steps": [{"uses": "compose-output", "config": {"ok": True}}]}
+                },
+                "verification": {
+                    "analysisTemplates": [{"name": "smoke"}],
+                    "args": [{"name": "n", "value": "${{ string([1][1e400]) }}"}],
+                },
+            },
+        ),
     ]
 
 
@@ -311,7 +329,7 @@ def test_a_hostile_project_does_not_delay_another_one(env: Env) -> None:
         lambda: env.freight_for_tag(HOSTILE, "v1"), timeout=120, what="hostile Freight",
         details=env.diagnostics,
     )  # fmt: skip
-    for stage in BURNING_STAGES:
+    for stage in (*BURNING_STAGES, "verify"):
         env.apply(
             {
                 "apiVersion": "kargo.akuity.io/v1alpha1",
@@ -370,5 +388,16 @@ def test_a_hostile_project_does_not_delay_another_one(env: Env) -> None:
         step = steps[f"reproducer-{i}"]
         assert step["status"] == "Errored", step
         assert "failed to get step config" in step["message"], step
+
+    def verification_failed() -> dict[str, Any] | None:
+        conditions = env.get(HOSTILE, "stage", "verify").get("status", {}).get("conditions", [])
+        verified = next((c for c in conditions if c["type"] == "Verified"), None)
+        return verified if verified and verified["status"] == "False" else None
+
+    verified = wait_for(verification_failed, timeout=120, what="verify Stage not Verified",
+                        details=env.diagnostics)  # fmt: skip
+    assert verified["reason"] == "VerificationError", verified
+    assert "verification args" in verified["message"]
+    assert "index out of range" in verified["message"]
     assert "Traceback" not in env.operator.log()
     assert env.operator.running
