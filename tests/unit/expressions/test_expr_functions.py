@@ -14,6 +14,7 @@ from shunter.expressions import (
     evaluate,
     evaluate_template,
     evaluate_template_string,
+    sandbox,
     to_plain,
 )
 from shunter.expressions.functions import (
@@ -23,10 +24,10 @@ from shunter.expressions.functions import (
     StaticResources,
     StepOutcome,
     build_environment,
-    evaluate_lazily,
     normalize_git_url,
     parse_semver,
 )
+from shunter.expressions.jobs import Job
 
 GIT = "https://github.com/example/repo.git"
 IMAGE = "ghcr.io/example/app"
@@ -327,7 +328,6 @@ async def test_lazy_resources_are_fetched_once_through_the_async_bridge() -> Non
         return DATA.get(ref)
 
     context = FunctionContext(freight=FREIGHT, freight_requests=REQUESTS, reader=cache)
-    env = build_environment({"vars": {"image": IMAGE}}, context)
     config = {
         "token": "${{ secret('slack').token }}",
         "again": "${{ secret('slack').token }}",
@@ -335,7 +335,8 @@ async def test_lazy_resources_are_fetched_once_through_the_async_bridge() -> Non
         "tag": "${{ imageFrom(vars.image).Tag }}",
         "absent": "${{ configMap('absent') }}",
     }
-    result = await evaluate_lazily(lambda: evaluate_template(config, env), cache, fetch)
+    job = Job("template", config, {"vars": {"image": IMAGE}}, context)
+    result = await sandbox.run(job, project="demo", fetch=fetch)
     assert result == {
         "token": "s3cr3t",
         "again": "s3cr3t",

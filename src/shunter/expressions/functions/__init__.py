@@ -7,20 +7,19 @@ turn it into a `FunctionRegistry` / `Environment`. The bundles mirror Kargo's gr
   FreightReferences of the FreightCollection being promoted (Kargo wire dicts);
 * data (`data_functions`): ``configMap sharedConfigMap secret sharedSecret freightMetadata
   freightStatus stageMetadata`` through a synchronous `DataReader` (see `.data` for why, and
-  for `ResourceCache` + `evaluate_lazily`, the async bridge);
+  for `ResourceCache`, whose misses `shunter.expressions.sandbox` fetches asynchronously);
 * utility (`utility_functions`): ``semverParse semverDiff``;
 * status (`status_functions`): ``success failure always status`` - only where Kargo offers
   them (step ``if`` and ``config``), i.e. when `FunctionContext.step_outcomes` is not None.
 
-Typical use by the promotion engine::
+Typical use by the promotion engine (see `shunter.expressions.sandbox`)::
 
-    cache = ResourceCache()
     context = FunctionContext(
-        freight=collection_refs, freight_requests=stage_requests, reader=cache,
+        freight=collection_refs, freight_requests=stage_requests, reader=ResourceCache(),
         step_outcomes=earlier_steps, current_step_alias="task-1::open-pr",
     )
-    env = build_environment({"ctx": ctx, "vars": vars, "outputs": outputs}, context)
-    config = await evaluate_lazily(lambda: evaluate_template(raw_config, env), cache, fetch)
+    job = Job("template", raw_config, {"ctx": ctx, "vars": vars, "outputs": outputs}, context)
+    config = await sandbox.run(job, project=namespace, fetch=fetch)
 """
 
 from __future__ import annotations
@@ -37,7 +36,6 @@ from shunter.expressions.functions.data import (
     ResourceRef,
     StaticResources,
     data_functions,
-    evaluate_lazily,
 )
 from shunter.expressions.functions.freight import (
     CHART,
@@ -68,7 +66,6 @@ __all__ = [
     "build_environment",
     "build_function_registry",
     "data_functions",
-    "evaluate_lazily",
     "freight_functions",
     "normalize_git_url",
     "parse_semver",

@@ -9,11 +9,12 @@ engine is async. Rather than block the event loop or run evaluation in threads, 
 through a `DataReader` whose ``get`` is synchronous and never does I/O:
 
 * `ResourceCache` holds objects already fetched. On a miss it raises `ResourceNotLoaded`
-  (an `ExpressionInterrupt`, so it crosses the interpreter untouched). `evaluate_lazily` runs an
-  evaluation, catches the miss, awaits the caller's async ``fetch(ref)``, stores the object
-  and evaluates again - at most once per distinct object, because evaluations are deterministic
-  (only ``now()`` is not, and it does not read data). One cache per step reproduces Kargo's
-  per-step ConfigMap/Secret cache.
+  (an `ExpressionInterrupt`, so it crosses the interpreter untouched). `shunter.expressions.sandbox`
+  runs an evaluation (inline or in a worker process, the cache travelling with the job), gets
+  the miss back, awaits the caller's async ``fetch(ref)``, stores the object and evaluates
+  again - at most once per distinct object, because evaluations are deterministic (only
+  ``now()`` is not, and it does not read data). One cache per step reproduces Kargo's per-step
+  ConfigMap/Secret cache.
 * `StaticResources` answers from a fixed mapping (missing objects are absent): for tests, the
   Warehouse freight-creation criteria, or callers that prefetch everything.
 
@@ -27,9 +28,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol
 
 from shunter.expressions.errors import ExpressionInterrupt, FunctionError
 from shunter.expressions.registry import ExprFunction
@@ -44,12 +45,10 @@ __all__ = [
     "ResourceRef",
     "StaticResources",
     "data_functions",
-    "evaluate_lazily",
 ]
 
 ResourceKind = Literal["ConfigMap", "Secret", "Freight", "Stage", "Warehouse"]
 CRED_TYPE_LABEL = "kargo.akuity.io/cred-type"
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +67,7 @@ class DataReader(Protocol):
 
 
 class ResourceNotLoaded(ExpressionInterrupt):
-    """Raised by `ResourceCache` on a miss; `evaluate_lazily` fetches and retries."""
+    """Raised by `ResourceCache` on a miss; the sandbox fetches the object and retries."""
 
     def __init__(self, ref: ResourceRef) -> None:
         self.ref = ref
@@ -103,24 +102,6 @@ class ResourceCache:
 
     def __contains__(self, ref: object) -> bool:
         return ref in self._objects
-
-
-async def evaluate_lazily(
-    run: Callable[[], T],
-    cache: ResourceCache,
-    fetch: Callable[[ResourceRef], Awaitable[Mapping[str, Any] | None]],
-    *,
-    max_fetches: int = 64,
-) -> T:
-    """Call `run()` until it no longer misses `cache`, fetching each missing object once."""
-    for _ in range(max_fetches + 1):
-        try:
-            return run()
-        except ResourceNotLoaded as miss:
-            if miss.ref in cache:
-                raise  # the cache was not consulted as expected; avoid looping
-            cache.put(miss.ref, await fetch(miss.ref))
-    raise FunctionError(f"expression needed more than {max_fetches} objects")
 
 
 def _name(fn: str, value: Any) -> str:
