@@ -23,6 +23,7 @@ from shunter import __version__
 from shunter.cli_commands import CliError, add_commands, add_connection_flags, run_command
 from shunter.cli_commands.parsing import FlexibleParser
 from shunter.config import OperatorConfig
+from shunter.ui.command import add_parser as add_ui_parser
 
 __all__ = ["main"]
 
@@ -139,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_run)
     add_commands(sub)
+    add_ui_parser(sub)
     return parser
 
 

@@ -1,0 +1,252 @@
+"""Live updates: server-sent events fed by the Project's watches, one fragment per change.
+
+A page opens ``/projects/<p>/events?view=graph|timeline|stage`` (with ``stage=``,
+``warehouse=`` and ``page=`` as the page has them). Each change a watch delivers becomes the
+HTML of the one card, row or panel it affects, rendered as the page renders it; nothing is sent
+for changes the page does not show, so the traffic follows the change, not the Project's size.
+Events:
+
+- ``fragment``: ``[{id, html, mode}]``; ``mode`` is ``replace`` (the element with that id),
+  ``prepend`` (into the element named by ``into``) or ``remove``;
+- ``structure``: Stages or Warehouses came or went: the graph is fetched again and laid out;
+- ``problem``: the watch stopped (e.g. permissions were withdrawn), with the API's message;
+- ``reload``: the page fell too far behind and should load again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from shunter.ui import views
+from shunter.ui.app import render_text, state_of
+from shunter.ui.kubeapi import ApiError
+from shunter.ui.pages import colors_of, project_watch, stage_context
+from shunter.ui.watchcache import Change, ProjectWatch
+
+__all__ = ["add_routes"]
+
+JSON = dict[str, Any]
+KEEPALIVE_SECONDS = 15.0
+Fragment = dict[str, str]
+
+
+def _sse(event: str, data: Any) -> bytes:
+    payload = json.dumps(data, separators=(",", ":"))
+    return f"event: {event}\ndata: {payload}\n\n".encode()
+
+
+def _structure(old: JSON | None, new: JSON | None) -> bool:
+    if old is None or new is None:
+        return True
+    before, after = views.stage_card(old, {}), views.stage_card(new, {})
+    return (before.warehouses, before.upstream_stages) != (after.warehouses, after.upstream_stages)
+
+
+class _Graph:
+    def __init__(self, request: web.Request, watch: ProjectWatch) -> None:
+        self.request, self.watch = request, watch
+        self.structure = False
+
+    def _stage(self, stage: JSON) -> Fragment:
+        card = views.stage_card(stage, self.watch.objects["freights"])
+        html = render_text(self.request, "_stage_card.html", project=self.watch.project, card=card)
+        return {"id": card.node_id, "html": html, "mode": "replace"}
+
+    def _warehouse(self, name: str) -> Fragment | None:
+        warehouse = self.watch.get("warehouses", name)
+        if warehouse is None:
+            return None
+        count = sum(
+            1
+            for f in self.watch.items("freights")
+            if views.as_str(views.as_dict(f.get("origin")).get("name")) == name
+        )
+        card = views.warehouse_card(warehouse, count)
+        html = render_text(self.request, "_warehouse_card.html", project=self.watch.project, w=card)
+        return {"id": card.node_id, "html": html, "mode": "replace"}
+
+    def fragments(self, change: Change) -> list[Fragment]:
+        if change.plural == "stages":
+            if _structure(change.old, change.new):
+                self.structure = True
+                return []
+            return [self._stage(change.new)] if change.new is not None else []
+        if change.plural == "warehouses":
+            if change.old is None or change.new is None:
+                self.structure = True
+                return []
+            fragment = self._warehouse(change.name)
+            return [fragment] if fragment else []
+        if change.plural == "freights":
+            out: list[Fragment] = []
+            obj = change.new or change.old or {}
+            if change.old is None or change.new is None:
+                origin = views.as_str(views.as_dict(obj.get("origin")).get("name"))
+                fragment = self._warehouse(origin)
+                if fragment:
+                    out.append(fragment)
+            if views.freight_alias(change.old) != views.freight_alias(change.new):
+                for stage in self.watch.items("stages"):
+                    items = views.as_dict(views.current_collection(stage).get("items"))
+                    if any(views.as_dict(r).get("name") == change.name for r in items.values()):
+                        out.append(self._stage(stage))
+            return out
+        return []
+
+
+class _Timeline:
+    def __init__(self, request: web.Request, watch: ProjectWatch) -> None:
+        self.request, self.watch = request, watch
+        self.warehouse = request.query.get("warehouse", "")
+        self.first_page = request.query.get("page", "1") in ("", "1")
+        self.structure = False
+
+    def fragments(self, change: Change) -> list[Fragment]:
+        if change.plural != "freights":
+            return []
+        obj = change.new or change.old or {}
+        origin = views.as_str(views.as_dict(obj.get("origin")).get("name"))
+        if self.warehouse and origin != self.warehouse:
+            return []
+        row_id = f"freight-{change.name}"
+        if change.new is None:
+            return [{"id": row_id, "html": "", "mode": "remove"}]
+        row = views.freight_row(change.new, colors_of(self.watch))
+        html = render_text(self.request, "_freight_row.html", project=self.watch.project, row=row)
+        if change.old is None:
+            if not self.first_page:
+                return []
+            return [{"id": row_id, "html": html, "mode": "prepend", "into": "freight-rows"}]
+        return [{"id": row_id, "html": html, "mode": "replace"}]
+
+
+class _Stage:
+    def __init__(self, request: web.Request, watch: ProjectWatch) -> None:
+        self.request, self.watch = request, watch
+        self.stage = request.query.get("stage", "")
+        self.structure = False
+
+    def fragments(self, change: Change) -> list[Fragment]:
+        if change.plural == "stages" and change.name == self.stage:
+            if change.new is None:
+                return [{"id": "stage-status", "html": "", "mode": "remove"}]
+            values = stage_context(self.watch, self.stage, change.new)
+            return [
+                {
+                    "id": "stage-status",
+                    "html": render_text(self.request, "_stage_status.html", **values),
+                    "mode": "replace",
+                },
+                {
+                    "id": "stage-history",
+                    "html": render_text(self.request, "_stage_history.html", **values),
+                    "mode": "replace",
+                },
+            ]
+        if change.plural != "promotions":
+            return []
+        obj = change.new or change.old or {}
+        if views.as_str(views.as_dict(obj.get("spec")).get("stage")) != self.stage:
+            return []
+        row_id = f"promotion-{change.name}"
+        if change.new is None:
+            return [{"id": row_id, "html": "", "mode": "remove"}]
+        row = views.promotion_row(change.new, self.watch.objects["freights"])
+        html = render_text(self.request, "_promotion.html", project=self.watch.project, p=row)
+        if change.old is None:
+            return [{"id": row_id, "html": html, "mode": "prepend", "into": "promotion-rows"}]
+        return [{"id": row_id, "html": html, "mode": "replace"}]
+
+
+_VIEWS: dict[str, Callable[[web.Request, ProjectWatch], _Graph | _Timeline | _Stage]] = {
+    "graph": _Graph,
+    "timeline": _Timeline,
+    "stage": _Stage,
+}
+
+
+def _dedupe(fragments: list[Fragment]) -> list[Fragment]:
+    """The last fragment per element id, in the order of their last appearance."""
+    latest: dict[str, Fragment] = {}
+    for fragment in fragments:
+        latest.pop(fragment["id"], None)
+        latest[fragment["id"]] = fragment
+    return list(latest.values())
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """The event stream of one page."""
+    factory = _VIEWS.get(request.query.get("view", ""))
+    if factory is None:
+        raise web.HTTPBadRequest(text="view must be graph, timeline or stage")
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    try:
+        watch = await project_watch(request)
+    except ApiError as exc:
+        await response.prepare(request)
+        await response.write(_sse("problem", {"message": exc.message, "status": exc.status}))
+        return response
+    view = factory(request, watch)
+    subscription = watch.subscribe()
+    await response.prepare(request)
+    await response.write(b"retry: 2000\n\n")
+    streams = state_of(request).streams
+    task = asyncio.current_task()
+    if task is not None:
+        streams.add(task)
+    try:
+        while True:
+            try:
+                first = await asyncio.wait_for(subscription.queue.get(), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                await response.write(b": keepalive\n\n")
+                continue
+            batch = [first]
+            while not subscription.queue.empty():
+                batch.append(subscription.queue.get_nowait())
+            if subscription.overflowed:
+                await response.write(_sse("reload", {}))
+                break
+            fragments: list[Fragment] = []
+            problem = None
+            for change in batch:
+                if change.error is not None:
+                    problem = change.error
+                    continue
+                fragments.extend(view.fragments(change))
+            if fragments:
+                await response.write(_sse("fragment", _dedupe(fragments)))
+            if view.structure:
+                view.structure = False
+                await response.write(_sse("structure", {}))
+            if problem is not None:
+                await response.write(
+                    _sse("problem", {"message": problem.message, "status": problem.status})
+                )
+                break
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    finally:
+        watch.unsubscribe(subscription)
+        if task is not None:
+            streams.discard(task)
+    with contextlib.suppress(ConnectionResetError):
+        await response.write_eof()
+    return response
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Register the event stream."""
+    router.add_get("/projects/{project}/events", events)
