@@ -7,9 +7,7 @@ manifests are applied as they are, URLs substituted (see examples/seed/README.md
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,107 +16,21 @@ import pytest
 
 from shunter.cli import main
 from shunter_devenv.cluster import Cluster
-from shunter_devenv.gitserver import GitServer
-from shunter_devenv.operator import OperatorProcess
-from shunter_devenv.registry import Registry
-from shunter_devenv.seed import SEED_IMAGE_PATH, render_seed
+from shunter_devenv.seed import SEED_IMAGE_PATH
+from shunter_devenv.seedpipeline import SEED_NAMESPACE as NS
+from shunter_devenv.seedpipeline import SEED_REPO as REPO
+from shunter_devenv.seedpipeline import SeedPipeline as Seed
+from shunter_devenv.seedpipeline import seed_pipeline
 from shunter_devenv.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-NS = "sandbox-example"
-REPO = "test/sandbox"
 VALUES = (ROOT / "tests" / "data" / "values" / "realistic-values.yaml").read_text()
-
-
-@dataclass
-class Seed:
-    kube: Cluster
-    git: GitServer
-    registry: Registry
-    operator: OperatorProcess
-
-    def get(self, kind: str, name: str | None = None) -> Any:
-        args = ["get", kind, "-n", NS, "-o", "json"]
-        if name:
-            args.insert(2, name)
-        return json.loads(self.kube.kubectl(*args).stdout)
-
-    def promotions(self, stage: str | None = None) -> list[dict[str, Any]]:
-        items = self.get("promotions")["items"]
-        return [p for p in items if stage is None or p["spec"]["stage"] == stage]
-
-    def freight_for_tag(self, tag: str) -> dict[str, Any] | None:
-        for f in self.get("freight")["items"]:
-            if any(i.get("tag") == tag for i in f.get("images", [])):
-                return f
-        return None
-
-    def current_freight(self, stage: str) -> str | None:
-        return self.get("stage", stage).get("status", {}).get("freightSummary")
-
-    def push(self, tag: str, created: datetime) -> None:
-        self.registry.push_image(SEED_IMAGE_PATH, tag, created)
-
-    def refresh_warehouse(self) -> None:
-        self.kube.kubectl(
-            "annotate", "warehouse", "example-container", "-n", NS,
-            f"kargo.akuity.io/refresh={time.monotonic_ns()}", "--overwrite",
-        )  # fmt: skip
-
-    def diagnostics(self) -> str:
-        out = self.kube.kubectl("get", "warehouse,freight,stages,promotions", "-n", NS, check=False)
-        return f"{out.stdout}\n--- operator log tail ---\n{self.operator.log()[-4000:]}"
 
 
 @pytest.fixture(scope="module")
 def seed(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seed]:
-    tmp = tmp_path_factory.mktemp("seed")
-    with GitServer(users={"kargo": "git-pass"}) as git, Registry(users={"ci": "reg-pass"}) as reg:
-        git.create_repo(
-            REPO, {"preprod/values.yaml": VALUES, "prod/values.yaml": VALUES}, branch="master"
-        )
-        base = datetime.now(UTC) - timedelta(days=10)
-        reg.push_image(SEED_IMAGE_PATH, "2026-11-01_0900-1111111", base)
-        reg.push_image(SEED_IMAGE_PATH, "latest", base + timedelta(days=1))
-        reg.push_image(SEED_IMAGE_PATH, "v1.2.3", base + timedelta(days=2))
-        operator = OperatorProcess(
-            kube.kubeconfig_path,
-            tmp / "work",
-            tmp / "operator.log",
-            env={
-                "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP": "true",
-                "SHUNTER_MIN_STEP_REQUEUE_SECONDS": "0.5",
-            },
-            args=("--namespace", NS),
-        )
-        with operator:
-            text = render_seed(reg.host, git.base_url)
-            # The first apply creates the Project; the operator then creates its namespace.
-            kube.kubectl("apply", "-f", "-", stdin=text, check=False)
-            wait_for(
-                lambda: kube.kubectl("get", "namespace", NS, check=False).returncode == 0,
-                what="the project namespace",
-            )
-            for name, cred_type, url, user, password in (
-                ("sandbox-git", "git", git.url(REPO), "kargo", "git-pass"),
-                ("registry", "image", f"{reg.host}/{SEED_IMAGE_PATH}", "ci", "reg-pass"),
-            ):
-                kube.apply(
-                    json.dumps(
-                        {
-                            "apiVersion": "v1",
-                            "kind": "Secret",
-                            "metadata": {
-                                "name": name,
-                                "namespace": NS,
-                                "labels": {"kargo.akuity.io/cred-type": cred_type},
-                            },
-                            "stringData": {"repoURL": url, "username": user, "password": password},
-                        }
-                    )
-                )
-            kube.kubectl("apply", "-f", "-", stdin=text)
-            yield Seed(kube, git, reg, operator)
+    with seed_pipeline(kube, tmp_path_factory.mktemp("seed"), VALUES) as pipeline:
+        yield pipeline
 
 
 def test_seed_manifests_read_back_unchanged(seed: Seed) -> None:
@@ -255,25 +167,8 @@ def test_freight_made_by_hand_gets_its_freight_id_as_name(seed: Seed) -> None:
 
 def test_prod_refuses_freight_not_verified_in_preprod(seed: Seed) -> None:
     # Freight made by hand, older than what preprod holds: never auto-promoted to preprod.
-    seed.kube.apply(
-        json.dumps(
-            {
-                "apiVersion": "kargo.akuity.io/v1alpha1",
-                "kind": "Freight",
-                "metadata": {"name": "hand-made-old", "namespace": NS},
-                "alias": "hand-made",
-                "discoveredAt": "2020-01-01T00:00:00Z",
-                "origin": {"kind": "Warehouse", "name": "example-container"},
-                "images": [
-                    {
-                        "repoURL": f"{seed.registry.host}/{SEED_IMAGE_PATH}",
-                        "tag": "2020-01-01_0000-0000001",
-                        "digest": "sha256:" + "ee" * 32,
-                    }
-                ],
-            }
-        ),
-        server_side=False,
+    seed.add_old_freight(
+        "hand-made-old", "hand-made", "2020-01-01_0000-0000001", "sha256:" + "ee" * 32
     )
     freight = wait_for(lambda: _by_alias(seed, "hand-made"), what="the renamed Freight")
     _create_promotion(seed, "prod-unverified", "prod", freight["metadata"]["name"])

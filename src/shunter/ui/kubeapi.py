@@ -48,22 +48,23 @@ class ApiError(Exception):
         return self.status in (401, 403)
 
 
-def _api_message(exc: ApiException) -> str:
-    raw: object = exc.body
-    body = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
-    if body:
-        try:
-            status = json.loads(body)
-        except ValueError:
-            return str(body)[:500]
-        if isinstance(status, dict) and isinstance(status.get("message"), str):
-            return str(status["message"])
-    return str(exc.reason or "error")
+def _status_message(raw: bytes, status: int) -> str:
+    """The ``message`` of a Status the API server answered with, else the body's start."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])
+    text = raw.decode("utf-8", "replace").strip()[:500]
+    return text or f"HTTP {status}"
 
 
 def _translate(exc: ApiException) -> ApiError:
     status = int(exc.status) if exc.status else 0
-    return ApiError(status, _api_message(exc))
+    body: object = exc.body
+    raw = body if isinstance(body, bytes) else str(body or exc.reason or "").encode()
+    return ApiError(status, _status_message(raw, status))
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,21 @@ class UserApi:
         try:
             response = await coro
             try:
-                data = json.loads(await response.read())
+                raw = await response.read()
+                status = int(response.status)
             finally:
                 response.release()
         except ApiException as exc:
             raise _translate(exc) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise ApiError(0, f"cannot reach the API server: {exc}") from None
+        # Unread answers (_preload_content=False) are not checked by the library: check here.
+        if not 200 <= status <= 299:
+            raise ApiError(status, _status_message(raw, status))
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
         if not isinstance(data, dict):
             raise ApiError(0, "the API server sent something that is not a JSON object")
         return data
@@ -213,6 +222,12 @@ class UserApi:
             raise _translate(exc) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise ApiError(0, f"cannot reach the API server: {exc}") from None
+        if not 200 <= int(response.status) <= 299:
+            try:
+                raw = await response.read()
+            finally:
+                response.release()
+            raise ApiError(int(response.status), _status_message(raw, int(response.status)))
         try:
             while True:
                 try:
