@@ -146,6 +146,34 @@ def test_deployment_runs_shunter_as_non_root_on_a_read_only_root(helm: Any) -> N
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
 
 
+def test_the_ui_is_off_by_default_and_holds_no_credentials_when_on(helm: Any) -> None:
+    assert all(d["metadata"]["name"] != "shunter-ui" for d in _render(helm))
+    kinds = _kinds(_render(helm, "ui.enabled=true", "ui.secureCookies=true"))
+    deployments = {d["metadata"]["name"]: d for d in kinds["Deployment"]}
+    ui = deployments["shunter-ui"]
+    pod = ui["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["shunter", "ui"]
+    assert container["args"][:2] == ["--auth", "token"]
+    assert "--secure-cookies" in container["args"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "shunter-ui"
+    assert {v["name"]: v for v in pod["volumes"]}["cluster-ca"]["configMap"] == {
+        "name": "kube-root-ca.crt"
+    }
+    (service,) = kinds["Service"]
+    assert service["spec"]["selector"] == ui["spec"]["selector"]["matchLabels"]
+    operator_selector = deployments["shunter"]["spec"]["selector"]["matchLabels"]
+    ui_labels = ui["spec"]["template"]["metadata"]["labels"]
+    assert not all(ui_labels.get(k) == v for k, v in operator_selector.items())
+    bound = [
+        s
+        for b in kinds.get("ClusterRoleBinding", []) + kinds.get("RoleBinding", [])
+        for s in b["subjects"]
+    ]
+    assert all(s["name"] != "shunter-ui" for s in bound)
+
+
 def _grants_secrets(rule: dict[str, Any]) -> bool:
     return rule.get("apiGroups") in ([""], ["*"]) and bool(
         {"secrets", "*"} & set(rule.get("resources", []))

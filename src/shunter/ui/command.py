@@ -36,6 +36,12 @@ def add_parser(sub: Any) -> None:
     )
     parser.add_argument("--context", help="kubeconfig context (default: the current one)")
     parser.add_argument(
+        "--certificate-authority",
+        type=Path,
+        help="in a pod with --auth token and no kubeconfig: the cluster's CA certificate "
+        "(default: the service account's ca.crt)",
+    )
+    parser.add_argument(
         "--address", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
     parser.add_argument(
@@ -68,7 +74,11 @@ async def _serve(args: argparse.Namespace, announce: Callable[[str], None]) -> i
     kubeconfig = getattr(args, "kubeconfig", None) or os.environ.get("KUBECONFIG")
     try:
         if args.auth == "token" and not kubeconfig and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            cluster = Cluster.in_cluster()
+            cluster = (
+                Cluster.in_cluster(args.certificate_authority)
+                if args.certificate_authority
+                else Cluster.in_cluster()
+            )
         else:
             cluster = await Cluster.from_kubeconfig(
                 Path(kubeconfig) if kubeconfig else None, args.context

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config.config_exception import ConfigException
+
+SERVICE_ACCOUNT_CA = Path("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt")
 
 __all__ = ["GROUP", "VERSION", "ApiError", "Cluster", "UserApi", "WatchEvent"]
 
@@ -272,15 +275,22 @@ class Cluster:
         return cls(configuration, kubeconfig_client=True)
 
     @classmethod
-    def in_cluster(cls) -> Cluster:
-        """The cluster the pod runs in; users bring their own tokens."""
+    def in_cluster(cls, ca_file: Path = SERVICE_ACCOUNT_CA) -> Cluster:
+        """The cluster the pod runs in, trusted through ``ca_file``; no credentials at all.
+
+        Users bring their own tokens, so the pod needs no ServiceAccount token: the cluster's
+        CA certificate (e.g. the ``kube-root-ca.crt`` ConfigMap, mounted) is enough.
+        """
+        host = os.environ.get("KUBERNETES_SERVICE_HOST")
+        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
+        if not host:
+            raise ApiError(0, "not running in a cluster: KUBERNETES_SERVICE_HOST is not set")
+        if not ca_file.is_file():
+            raise ApiError(0, f"the cluster's CA certificate {ca_file} does not exist")
         configuration = k8s.Configuration()
-        try:
-            k8s_config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration
-            )
-        except ConfigException as exc:
-            raise ApiError(0, f"not running in a cluster: {exc}") from None
+        host = f"[{host}]" if ":" in host else host
+        configuration.host = f"https://{host}:{port}"
+        configuration.ssl_ca_cert = str(ca_file)
         return cls(configuration, kubeconfig_client=False)
 
     @property

@@ -1,0 +1,65 @@
+"""The UI's templates escape everything that comes from the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shunter.ui import views
+from shunter.ui.rendering import environment
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+def _render(template: str, **values: Any) -> str:
+    return environment().get_template(template).render(csrf_token="t", **values)
+
+
+def test_alias_description_and_color_are_escaped_on_a_stage_card() -> None:
+    freight = {"metadata": {"name": "f" * 40}, "alias": HOSTILE, "images": [{"tag": HOSTILE}]}
+    stage = {
+        "metadata": {
+            "name": "prod",
+            "annotations": {
+                "kargo.akuity.io/description": HOSTILE,
+                "kargo.akuity.io/color": "red;background:url(javascript:alert(3))",
+            },
+        },
+        "spec": {"requestedFreight": []},
+        "status": {"freightHistory": [{"id": "c", "items": {"W/x": {"name": "f" * 40}}}]},
+    }
+    html = _render(
+        "_stage_card.html", project="p", card=views.stage_card(stage, {"f" * 40: freight})
+    )
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "javascript:" not in html
+
+
+def test_step_messages_and_outputs_are_escaped_on_a_promotion() -> None:
+    promotion = {
+        "metadata": {"name": "p.1.f", "annotations": {"kargo.akuity.io/create-actor": HOSTILE}},
+        "spec": {"stage": "prod", "freight": "f", "steps": [{"uses": "http", "as": "call"}]},
+        "status": {
+            "phase": "Failed",
+            "message": HOSTILE,
+            "stepExecutionMetadata": [{"alias": "call", "status": "Failed", "message": HOSTILE}],
+            "state": {"call": {"body": HOSTILE}},
+        },
+    }
+    html = _render("_promotion.html", project="p", p=views.promotion_row(promotion, {}))
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert html.count("&lt;script&gt;") >= 3
+
+
+def test_a_timeline_row_escapes_the_alias_and_artifacts() -> None:
+    freight = {
+        "metadata": {"name": "f" * 40},
+        "alias": HOSTILE,
+        "origin": {"kind": "Warehouse", "name": HOSTILE},
+        "commits": [{"repoURL": HOSTILE, "id": "abc", "message": HOSTILE}],
+    }
+    html = _render("_freight_row.html", project="p", row=views.freight_row(freight, {}))
+    assert "<script>" not in html
+    assert "<img" not in html
