@@ -4,8 +4,9 @@ Starts a local control plane (etcd + kube-apiserver, the CRDs installed), a git 
 OCI registry on 127.0.0.1, creates the GitOps repository from ``examples/seed/gitops/``,
 pushes a first image, starts the operator, applies ``examples/seed`` (URLs substituted),
 waits for preprod to be promoted, then pushes a new image tag and shows its Freight and the
-preprod promotion landing in git. It then prints the command that promotes prod, and keeps
-everything running until Ctrl-C (``--exit`` stops at once: for tests and CI). Whatever
+preprod promotion landing in git. It then prints the web UI's URL (``shunter ui`` with the
+demo's kubeconfig) and the command that promotes prod, and keeps everything running until
+Ctrl-C (``--exit`` stops at once: for tests and CI). Whatever
 happens, nothing is left running.
 """
 
@@ -28,6 +29,7 @@ from shunter_devenv.gitserver import GitServer
 from shunter_devenv.operator import OperatorProcess
 from shunter_devenv.registry import Registry
 from shunter_devenv.seed import SEED_DIR, SEED_IMAGE_PATH, render_seed
+from shunter_devenv.ui import UiProcess
 from shunter_devenv.waiting import wait_for
 
 __all__ = ["Demo", "run_demo"]
@@ -53,6 +55,7 @@ class Demo:
     git: GitServer = field(init=False)
     registry: Registry = field(init=False)
     operator: OperatorProcess = field(init=False)
+    ui: UiProcess = field(init=False)
     stack: ExitStack = field(default_factory=ExitStack)
 
     def start(self) -> None:
@@ -103,6 +106,10 @@ class Demo:
         )
         self.wait_in_stage("preprod", first["metadata"]["name"])
         _say(f"preprod runs Freight {first['alias']} ({FIRST_TAG})")
+        self.ui = self.stack.enter_context(
+            UiProcess(self.work / "kubeconfig", self.work / "ui.log")
+        )
+        _say(f"web UI at {self.ui.base_url} (log: {self.ui.log_path})")
 
     def _credentials(self) -> None:
         secrets = [
@@ -208,6 +215,7 @@ def run_demo(
         freight = demo.promote_new_image(tag)
         demo.show(tag)
         command = demo.promote_prod_command(freight)
+        sys.stdout.write(f"\nOpen the web UI (pipeline, Freight, promote prod):\n  {demo.ui.url}\n")
         sys.stdout.write(f"\nTo promote prod, run:\n  {command}\n")
         sys.stdout.flush()
         if on_ready is not None:

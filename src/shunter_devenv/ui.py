@@ -60,6 +60,10 @@ class UiProcess:
         """``http://127.0.0.1:<port>`` without path or key."""
         return self.url.split("/?", 1)[0].rstrip("/")
 
+    def running(self) -> bool:
+        """Whether the process is alive."""
+        return self._process is not None and self._process.running()
+
     def log(self) -> str:
         """What the UI logged so far."""
         try:

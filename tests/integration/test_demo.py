@@ -18,6 +18,9 @@ def test_demo_then_promote_prod(tmp_path: Path, capsys: pytest.CaptureFixture[st
     def promote_prod(demo: Demo, freight: dict[str, Any]) -> None:
         out = capsys.readouterr().out
         assert "To promote prod, run:" in out
+        assert f"Open the web UI (pipeline, Freight, promote prod):\n  {demo.ui.url}" in out
+        assert demo.ui.url.startswith("http://127.0.0.1:")
+        assert "?key=" in demo.ui.url
         assert f"--freight {freight['alias']}" in out
         tag = freight["images"][0]["tag"]
         preprod = demo.git.read_file(REPO, "master", "preprod/values.yaml").decode()
@@ -35,11 +38,13 @@ def test_demo_then_promote_prod(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert f'lmsImageTag: "{tag}"' in prod
         seen["plane"] = demo.plane
         seen["operator"] = demo.operator
+        seen["ui"] = demo.ui
 
     assert run_demo(tmp_path / "demo", wait=False, on_ready=promote_prod) == 0
     assert "plane" in seen, "the demo never got to the prod promotion"
     # Nothing is left running.
     wait_for(lambda: not seen["operator"].running(), what="the operator to stop")
+    wait_for(lambda: not seen["ui"].running(), what="the UI to stop")
     assert not seen["plane"].pids or all(
         not Path(f"/proc/{pid}").exists() for pid in seen["plane"].pids.values()
     )

@@ -358,6 +358,15 @@ def test_a_read_only_user_sees_the_pipeline_but_is_forbidden_to_promote(
         expect(page.locator("#dialog .dialog-flash")).to_contain_text("alice")
         assert {p["metadata"]["name"] for p in seed.promotions()} == before
         _shot(page, "forbidden")
+        # Reading follows RBAC too: without the RoleBinding the next page load is refused.
+        seed.kube.kubectl("delete", "rolebinding", "alice-views", "-n", NS)
+
+        def refused() -> bool:
+            page.goto(f"{token_ui.base_url}/projects/{NS}")
+            return page.locator("h1", has_text="Forbidden").count() == 1
+
+        wait_for(refused, what="the page to be refused to alice", timeout=30, interval=1)
+        expect(page.locator(".problem")).to_contain_text("alice")
     finally:
         context.close()
 

@@ -122,6 +122,20 @@ class UserApi:
         items = [i for i in body.get("items") or [] if isinstance(i, dict)]
         return items, str((body.get("metadata") or {}).get("resourceVersion") or "")
 
+    async def may_list(self, plural: str, namespace: str) -> None:
+        """Raise :class:`ApiError` unless the identity may list ``plural`` now (one item read)."""
+        await self._json(
+            self._custom.list_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                plural,
+                limit=1,
+                _preload_content=False,
+                _request_timeout=_TIMEOUT,
+            )
+        )
+
     async def list_projects(self) -> list[JSON]:
         """Every Project (cluster-scoped)."""
         body = await self._json(

@@ -29,6 +29,9 @@ _LOG = logging.getLogger(__name__)
 RETRY_SECONDS = 2.0
 #: A subscriber this far behind is told to reload instead of getting every change.
 QUEUE_LIMIT = 2000
+#: A page served from a warm cache first asks the API server whether the identity may still
+#: read the Project, at most this often (RBAC withdrawn shows at the next page load).
+RECHECK_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class ProjectWatch:
         self._tasks: list[asyncio.Task[None]] = []
         self._pending = len(KINDS)
         self._sorted_freight: tuple[int, list[JSON]] | None = None
+        self.checked = time.monotonic()
         self._freight_generation = 0
 
     # -- reading -----------------------------------------------------------------------------
@@ -245,6 +249,15 @@ class WatchHub:
             await watch.stop()
             del self._watches[key]
             watch = None
+        if watch is not None and time.monotonic() - watch.checked > RECHECK_SECONDS:
+            try:
+                await api.may_list("stages", project)
+            except ApiError:
+                if not watch.in_use:
+                    await watch.stop()
+                    self._watches.pop(key, None)
+                raise
+            watch.checked = time.monotonic()
         if watch is None:
             watch = ProjectWatch(api, project)
             self._watches[key] = watch
