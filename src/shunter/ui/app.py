@@ -214,10 +214,14 @@ def _set_cookie(response: web.StreamResponse, request: web.Request, name: str, v
 
 @web.middleware
 async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    began = time.perf_counter()
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         response = exc
+    if not response.prepared:
+        elapsed = (time.perf_counter() - began) * 1000
+        response.headers["Server-Timing"] = f"app;dur={elapsed:.1f}"
     response.headers.setdefault("Content-Security-Policy", _CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -303,6 +307,8 @@ def create_app(config: UiConfig, cluster: Cluster) -> web.Application:
 
     app = web.Application(middlewares=[_headers, _authenticate, _forgery])
     state = UiState(config=config, cluster=cluster)
+    for name in state.templates.list_templates():
+        state.templates.get_template(name)  # compiled now, not on someone's first page
     app[_STATE] = state
 
     async def _cleanup(_: web.Application) -> None:

@@ -27,7 +27,7 @@ from shunter.ui import views
 from shunter.ui.app import render_text, state_of
 from shunter.ui.kubeapi import ApiError
 from shunter.ui.pages import colors_of, project_watch, stage_context
-from shunter.ui.watchcache import Change, ProjectWatch
+from shunter.ui.watchcache import KINDS, Change, ProjectWatch
 
 __all__ = ["add_routes"]
 
@@ -72,6 +72,9 @@ class _Graph:
         return {"id": card.node_id, "html": html, "mode": "replace"}
 
     def fragments(self, change: Change) -> list[Fragment]:
+        if change.listed:
+            self.structure = self.structure or change.plural == "freights"
+            return []
         if change.plural == "stages":
             if _structure(change.old, change.new):
                 self.structure = True
@@ -108,7 +111,7 @@ class _Timeline:
         self.structure = False
 
     def fragments(self, change: Change) -> list[Fragment]:
-        if change.plural != "freights":
+        if change.listed or change.plural != "freights":
             return []
         obj = change.new or change.old or {}
         origin = views.as_str(views.as_dict(obj.get("origin")).get("name"))
@@ -132,36 +135,53 @@ class _Stage:
         self.stage = request.query.get("stage", "")
         self.structure = False
 
+    def _promotion(self, name: str, promotion: JSON) -> Fragment:
+        row = views.promotion_row(promotion, self.watch.objects["freights"])
+        html = render_text(self.request, "_promotion.html", project=self.watch.project, p=row)
+        return {"id": f"promotion-{name}", "html": html, "mode": "replace"}
+
+    def _everything(self) -> list[Fragment]:
+        """Every part of the page (the Freight list arrived after the page was rendered)."""
+        stage = self.watch.get("stages", self.stage)
+        out = self._status(stage) if stage is not None else []
+        for promotion in self.watch.items("promotions"):
+            if views.as_str(views.as_dict(promotion.get("spec")).get("stage")) == self.stage:
+                out.append(self._promotion(views.name_of(promotion), promotion))
+        return out
+
     def fragments(self, change: Change) -> list[Fragment]:
+        if change.listed:
+            return self._everything() if change.plural == "freights" else []
         if change.plural == "stages" and change.name == self.stage:
             if change.new is None:
                 return [{"id": "stage-status", "html": "", "mode": "remove"}]
-            values = stage_context(self.watch, self.stage, change.new)
-            return [
-                {
-                    "id": "stage-status",
-                    "html": render_text(self.request, "_stage_status.html", **values),
-                    "mode": "replace",
-                },
-                {
-                    "id": "stage-history",
-                    "html": render_text(self.request, "_stage_history.html", **values),
-                    "mode": "replace",
-                },
-            ]
+            return self._status(change.new)
         if change.plural != "promotions":
             return []
         obj = change.new or change.old or {}
         if views.as_str(views.as_dict(obj.get("spec")).get("stage")) != self.stage:
             return []
-        row_id = f"promotion-{change.name}"
         if change.new is None:
-            return [{"id": row_id, "html": "", "mode": "remove"}]
-        row = views.promotion_row(change.new, self.watch.objects["freights"])
-        html = render_text(self.request, "_promotion.html", project=self.watch.project, p=row)
+            return [{"id": f"promotion-{change.name}", "html": "", "mode": "remove"}]
+        fragment = self._promotion(change.name, change.new)
         if change.old is None:
-            return [{"id": row_id, "html": html, "mode": "prepend", "into": "promotion-rows"}]
-        return [{"id": row_id, "html": html, "mode": "replace"}]
+            return [fragment | {"mode": "prepend", "into": "promotion-rows"}]
+        return [fragment]
+
+    def _status(self, stage: JSON) -> list[Fragment]:
+        values = stage_context(self.watch, self.stage, stage)
+        return [
+            {
+                "id": "stage-status",
+                "html": render_text(self.request, "_stage_status.html", **values),
+                "mode": "replace",
+            },
+            {
+                "id": "stage-history",
+                "html": render_text(self.request, "_stage_history.html", **values),
+                "mode": "replace",
+            },
+        ]
 
 
 _VIEWS: dict[str, Callable[[web.Request, ProjectWatch], _Graph | _Timeline | _Stage]] = {
@@ -169,6 +189,30 @@ _VIEWS: dict[str, Callable[[web.Request, ProjectWatch], _Graph | _Timeline | _St
     "timeline": _Timeline,
     "stage": _Stage,
 }
+
+
+async def _send(
+    response: web.StreamResponse, view: _Graph | _Timeline | _Stage, batch: list[Change]
+) -> bool:
+    """Send what a batch of changes means for the page; False once the stream must end."""
+    fragments: list[Fragment] = []
+    problem = None
+    for change in batch:
+        if change.error is not None:
+            problem = change.error
+            continue
+        fragments.extend(view.fragments(change))
+    if fragments:
+        await response.write(_sse("fragment", _dedupe(fragments)))
+    if view.structure:
+        view.structure = False
+        await response.write(_sse("structure", {}))
+    if problem is not None:
+        await response.write(
+            _sse("problem", {"message": problem.message, "status": problem.status})
+        )
+        return False
+    return True
 
 
 def _dedupe(fragments: list[Fragment]) -> list[Fragment]:
@@ -192,8 +236,10 @@ async def events(request: web.Request) -> web.StreamResponse:
             "X-Accel-Buffering": "no",
         }
     )
+    # The page was rendered before the Freight list arrived: send what it lacks once it has.
+    pending = "freights" if request.query.get("pending") == "freights" else ""
     try:
-        watch = await project_watch(request)
+        watch = await project_watch(request, tuple(k for k in KINDS if k != pending))
     except ApiError as exc:
         await response.prepare(request)
         await response.write(_sse("problem", {"message": exc.message, "status": exc.status}))
@@ -202,6 +248,8 @@ async def events(request: web.Request) -> web.StreamResponse:
     subscription = watch.subscribe()
     await response.prepare(request)
     await response.write(b"retry: 2000\n\n")
+    if pending and watch.listed(pending):  # listed between the page and this stream
+        await _send(response, view, [Change(pending, "", None, None, listed=True)])
     streams = state_of(request).streams
     task = asyncio.current_task()
     if task is not None:
@@ -219,22 +267,7 @@ async def events(request: web.Request) -> web.StreamResponse:
             if subscription.overflowed:
                 await response.write(_sse("reload", {}))
                 break
-            fragments: list[Fragment] = []
-            problem = None
-            for change in batch:
-                if change.error is not None:
-                    problem = change.error
-                    continue
-                fragments.extend(view.fragments(change))
-            if fragments:
-                await response.write(_sse("fragment", _dedupe(fragments)))
-            if view.structure:
-                view.structure = False
-                await response.write(_sse("structure", {}))
-            if problem is not None:
-                await response.write(
-                    _sse("problem", {"message": problem.message, "status": problem.status})
-                )
+            if not await _send(response, view, batch):
                 break
     except (ConnectionResetError, asyncio.CancelledError):
         pass

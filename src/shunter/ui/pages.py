@@ -18,7 +18,7 @@ from aiohttp import web
 from shunter.ui import actions, views
 from shunter.ui.app import Identity, render, state_of
 from shunter.ui.kubeapi import ApiError
-from shunter.ui.watchcache import ProjectWatch
+from shunter.ui.watchcache import KINDS, ProjectWatch
 
 __all__ = [
     "add_routes",
@@ -43,11 +43,19 @@ def error_page(request: web.Request, exc: ApiError) -> web.Response:
     return render(request, "error.html", status=exc.status or 502, title=title, message=exc.message)
 
 
-async def project_watch(request: web.Request) -> ProjectWatch:
-    """The identity's view of the Project named in the URL (raises :class:`ApiError`)."""
+async def project_watch(request: web.Request, kinds: tuple[str, ...] = KINDS) -> ProjectWatch:
+    """The identity's view of the Project named in the URL, ``kinds`` listed (raises
+    :class:`ApiError`)."""
     identity: Identity = request["identity"]
     project = request.match_info["project"]
-    return await state_of(request).hub.project(identity.key, identity.api, project)
+    return await state_of(request).hub.project(identity.key, identity.api, project, kinds)
+
+
+#: The graph needs the Freight only for aliases and counts: it does not wait for their list,
+#: the page's event stream refreshes it when the list arrives.
+GRAPH_KINDS = ("warehouses", "stages")
+#: Likewise a Stage page, which needs them for aliases only.
+STAGE_KINDS = ("stages", "promotions")
 
 
 def colors_of(watch: ProjectWatch) -> dict[str, str | None]:
@@ -93,16 +101,17 @@ async def projects_page(request: web.Request) -> web.Response:
 def graph_context(watch: ProjectWatch) -> dict[str, Any]:
     """The values of the graph (page and fragment)."""
     freights: Mapping[str, JSON] = watch.objects["freights"]
-    counts: dict[str, int] = {}
+    counts: dict[str, int | None] = {}
     for freight in freights.values():
         origin = views.as_str(views.as_dict(freight.get("origin")).get("name"))
-        counts[origin] = counts.get(origin, 0) + 1
+        counts[origin] = (counts.get(origin) or 0) + 1
     stages = sorted(
         (views.stage_card(s, freights) for s in watch.items("stages")), key=lambda c: c.name
     )
+    listed = watch.listed("freights")
     warehouses = sorted(
         (
-            views.warehouse_card(w, counts.get(views.name_of(w), 0))
+            views.warehouse_card(w, counts.get(views.name_of(w), 0) if listed else None)
             for w in watch.items("warehouses")
         ),
         key=lambda c: c.name,
@@ -119,17 +128,19 @@ def graph_context(watch: ProjectWatch) -> dict[str, Any]:
 async def graph_page(request: web.Request) -> web.Response:
     """A Project's Warehouses and Stages as a left-to-right graph."""
     try:
-        watch = await project_watch(request)
+        watch = await project_watch(request, GRAPH_KINDS)
     except ApiError as exc:
         return error_page(request, exc)
     events = f"/projects/{quote(watch.project)}/events?view=graph"
+    if not watch.listed("freights"):
+        events += "&pending=freights"
     return render(request, "graph.html", view="graph", events=events, **graph_context(watch))
 
 
 async def graph_fragment(request: web.Request) -> web.Response:
     """Only the graph (the page fetches it again when Stages or Warehouses come or go)."""
     try:
-        watch = await project_watch(request)
+        watch = await project_watch(request, GRAPH_KINDS)
     except ApiError as exc:
         return error_page(request, exc)
     return render(request, "_graph.html", **graph_context(watch))
@@ -211,9 +222,11 @@ def stage_context(watch: ProjectWatch, stage_name: str, stage: JSON) -> dict[str
     }
 
 
-async def _stage_of(request: web.Request) -> tuple[ProjectWatch, str, JSON]:
+async def _stage_of(
+    request: web.Request, kinds: tuple[str, ...] = KINDS
+) -> tuple[ProjectWatch, str, JSON]:
     """The Project's watch, and the Stage named in the URL (raises :class:`ApiError`)."""
-    watch = await project_watch(request)
+    watch = await project_watch(request, kinds)
     name = request.match_info["stage"]
     stage = watch.get("stages", name)
     if stage is None:
@@ -224,12 +237,13 @@ async def _stage_of(request: web.Request) -> tuple[ProjectWatch, str, JSON]:
 async def stage_page(request: web.Request) -> web.Response:
     """A Stage: its Freight history, its Promotions and their steps, its health."""
     try:
-        watch, name, stage = await _stage_of(request)
+        watch, name, stage = await _stage_of(request, STAGE_KINDS)
     except ApiError as exc:
         return error_page(request, exc)
-    events = (
-        f"/projects/{quote(watch.project)}/events?{urlencode({'view': 'stage', 'stage': name})}"
-    )
+    query = {"view": "stage", "stage": name}
+    if not watch.listed("freights"):
+        query["pending"] = "freights"
+    events = f"/projects/{quote(watch.project)}/events?{urlencode(query)}"
     return render(
         request, "stage.html", view="stage", events=events, **stage_context(watch, name, stage)
     )

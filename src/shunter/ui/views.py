@@ -346,7 +346,7 @@ class WarehouseCard:
     subscriptions: list[Artifact]
     discovered_at: str
     error: str
-    freight_count: int
+    freight_count: int | None
 
     @property
     def node_id(self) -> str:
@@ -372,8 +372,8 @@ def _subscription(sub: Mapping[str, Any]) -> Artifact | None:
     return None
 
 
-def warehouse_card(warehouse: Mapping[str, Any], freight_count: int = 0) -> WarehouseCard:
-    """The card of a Warehouse."""
+def warehouse_card(warehouse: Mapping[str, Any], freight_count: int | None = 0) -> WarehouseCard:
+    """The card of a Warehouse (``freight_count`` None: not known yet)."""
     spec = as_dict(warehouse.get("spec"))
     status = as_dict(warehouse.get("status"))
     subs = [_subscription(as_dict(s)) for s in as_list(spec.get("subscriptions"))]

@@ -36,13 +36,15 @@ RECHECK_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class Change:
-    """One object changed (``new`` None: deleted), or, with ``error``, the watch failed."""
+    """One object changed (``new`` None: deleted); or, with ``error``, the watch failed; or,
+    with ``listed``, the first list of a kind arrived (pages rendered without it may refresh)."""
 
     plural: str
     name: str
     old: JSON | None
     new: JSON | None
     error: ApiError | None = None
+    listed: bool = False
 
 
 @dataclass(eq=False)
@@ -78,22 +80,26 @@ class ProjectWatch:
         self.last_used = time.monotonic()
         self.generation = 0
         self._subscribers: set[Subscription] = set()
-        self._ready = asyncio.Event()
+        self._ready = {k: asyncio.Event() for k in KINDS}
         self._tasks: list[asyncio.Task[None]] = []
-        self._pending = len(KINDS)
         self._sorted_freight: tuple[int, list[JSON]] | None = None
         self.checked = time.monotonic()
         self._freight_generation = 0
 
     # -- reading -----------------------------------------------------------------------------
 
-    async def ready(self) -> ProjectWatch:
-        """Wait for the first lists; raise the :class:`ApiError` that stopped them, if any."""
+    async def ready(self, kinds: tuple[str, ...] = KINDS) -> ProjectWatch:
+        """Wait for the first lists of ``kinds``; raise the :class:`ApiError` that stopped them."""
         self.last_used = time.monotonic()
-        await self._ready.wait()
+        for kind in kinds:
+            await self._ready[kind].wait()
         if self.error is not None:
             raise self.error
         return self
+
+    def listed(self, plural: str) -> bool:
+        """Whether the first list of ``plural`` has arrived."""
+        return self._ready[plural].is_set()
 
     def items(self, plural: str) -> Iterator[JSON]:
         """The objects of one kind."""
@@ -178,14 +184,14 @@ class ProjectWatch:
                 await task
         self._tasks.clear()
 
-    def _listed(self) -> None:
-        self._pending -= 1
-        if self._pending == 0:
-            self._ready.set()
+    def _listed(self, plural: str) -> None:
+        self._ready[plural].set()
+        self._publish(Change(plural, "", None, None, listed=True))
 
     def _fail(self, plural: str, error: ApiError) -> None:
         self.error = error
-        self._ready.set()
+        for event in self._ready.values():
+            event.set()
         for subscription in list(self._subscribers):
             subscription.put(Change(plural, "", None, None, error))
 
@@ -206,7 +212,7 @@ class ProjectWatch:
                 if plural == "freights":
                     self._freight_generation += 1
                 first = False
-                self._listed()
+                self._listed(plural)
             else:
                 self._replace(plural, items)
             if await self._watch(plural, version) is None:
@@ -241,8 +247,10 @@ class WatchHub:
         self._watches: dict[tuple[str, str], ProjectWatch] = {}
         self._reaper: asyncio.Task[None] | None = None
 
-    async def project(self, identity: str, api: UserApi, project: str) -> ProjectWatch:
-        """The identity's (ready) view of ``project``; raises :class:`ApiError`."""
+    async def project(
+        self, identity: str, api: UserApi, project: str, kinds: tuple[str, ...] = KINDS
+    ) -> ProjectWatch:
+        """The identity's view of ``project``, ``kinds`` listed; raises :class:`ApiError`."""
         key = (identity, project)
         watch = self._watches.get(key)
         if watch is not None and watch.error is not None and not watch.in_use:
@@ -265,7 +273,7 @@ class WatchHub:
             if self._reaper is None:
                 self._reaper = asyncio.create_task(self._reap(), name="ui-watch-reaper")
         try:
-            return await watch.ready()
+            return await watch.ready(kinds)
         except ApiError:
             if not watch.in_use:
                 await watch.stop()
