@@ -43,6 +43,8 @@ CHROMIUM_ARGS = [
 ]
 GREEN = "rgb(0, 128, 0)"  # preprod's kargo.akuity.io/color in examples/seed
 LIVE = 10_000  # ms: a change the API server has must reach the page well within this
+# Waits for what the page shows (not for the API server): generous on a loaded 2-core machine.
+expect.set_options(timeout=15_000)
 
 
 @pytest.fixture(scope="module")
@@ -450,6 +452,9 @@ def test_fifty_stages_lay_out_without_overlapping(kube: Cluster, ui: UiProcess, 
         kube.apply(manifest)
     try:
         page.goto(f"{ui.base_url}/projects/{namespace}")
+        expect(page.locator("#live")).to_have_text("live")
+        # The Freight count is filled in once the Freight list arrived: the graph is final.
+        expect(page.locator("#warehouse-images .meta a")).to_have_text("0 Freight")
         nodes = page.locator(".graph-canvas.laid-out [data-node]")
         expect(nodes).to_have_count(51)
         boxes = [n.bounding_box() for n in nodes.all()]
