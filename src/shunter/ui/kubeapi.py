@@ -253,7 +253,14 @@ class UserApi:
                     raise ApiError(0, f"watch interrupted: {exc}") from None
                 if not line:
                     return
-                event = json.loads(line)
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    raise ApiError(
+                        0, "the API server sent a watch event that is not JSON"
+                    ) from None
+                if not isinstance(event, dict):
+                    raise ApiError(0, "the API server sent a watch event that is not an object")
                 kind, obj = event.get("type"), event.get("object")
                 if kind == "ERROR":
                     obj = obj if isinstance(obj, dict) else {}

@@ -237,6 +237,10 @@ class ProjectWatch:
                 _LOG.warning("watching %s in %s failed: %s", plural, self.project, exc)
                 await asyncio.sleep(RETRY_SECONDS)
                 return ""
+            except Exception:  # a bug must not end this Project's live view for good
+                _LOG.exception("watching %s in %s failed", plural, self.project)
+                await asyncio.sleep(RETRY_SECONDS)
+                return ""
 
 
 class WatchHub:
