@@ -33,6 +33,8 @@ __all__ = ["FIRST_TAG", "SEED_NAMESPACE", "SEED_REPO", "SeedPipeline", "seed_pip
 SEED_NAMESPACE = "sandbox-example"
 SEED_REPO = "test/sandbox"
 _WAREHOUSE = "example-container"
+_GIT_LOGIN = ("kargo", "git-pass")
+_REGISTRY_LOGIN = ("ci", "reg-pass")
 #: The one tag matching the seed's ``allowTags`` that the registry holds at the start.
 FIRST_TAG = "2026-11-01_0900-1111111"
 
@@ -45,10 +47,11 @@ class SeedPipeline:
     git: GitServer
     registry: Registry
     operator: OperatorProcess
+    namespace: str = SEED_NAMESPACE
 
     def get(self, kind: str, name: str | None = None) -> Any:
         """``kubectl get <kind> [name] -o json`` in the seed's namespace."""
-        args = ["get", kind, "-n", SEED_NAMESPACE, "-o", "json"]
+        args = ["get", kind, "-n", self.namespace, "-o", "json"]
         if name:
             args.insert(2, name)
         return json.loads(self.kube.kubectl(*args).stdout)
@@ -78,7 +81,7 @@ class SeedPipeline:
     def refresh_warehouse(self) -> None:
         """Ask for a discovery now."""
         self.kube.kubectl(
-            "annotate", "warehouse", _WAREHOUSE, "-n", SEED_NAMESPACE,
+            "annotate", "warehouse", _WAREHOUSE, "-n", self.namespace,
             f"kargo.akuity.io/refresh={time.monotonic_ns()}", "--overwrite",
         )  # fmt: skip
 
@@ -87,7 +90,7 @@ class SeedPipeline:
         body = {
             "apiVersion": "kargo.akuity.io/v1alpha1",
             "kind": "Freight",
-            "metadata": {"name": name, "namespace": SEED_NAMESPACE},
+            "metadata": {"name": name, "namespace": self.namespace},
             "alias": alias,
             "discoveredAt": "2020-01-01T00:00:00Z",
             "origin": {"kind": "Warehouse", "name": _WAREHOUSE},
@@ -100,19 +103,20 @@ class SeedPipeline:
     def diagnostics(self) -> str:
         """The objects and the operator's log tail, for failure messages."""
         out = self.kube.kubectl(
-            "get", "warehouse,freight,stages,promotions", "-n", SEED_NAMESPACE, check=False
+            "get", "warehouse,freight,stages,promotions", "-n", self.namespace, check=False
         )
         return f"{out.stdout}\n--- operator log tail ---\n{self.operator.log()[-4000:]}"
 
 
-def _secret(name: str, cred_type: str, url: str, user: str, password: str) -> str:
+def _secret(namespace: str, name: str, cred_type: str, url: str, login: tuple[str, str]) -> str:
+    user, password = login
     return json.dumps(
         {
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {
                 "name": name,
-                "namespace": SEED_NAMESPACE,
+                "namespace": namespace,
                 "labels": {"kargo.akuity.io/cred-type": cred_type},
             },
             "stringData": {"repoURL": url, "username": user, "password": password},
@@ -122,10 +126,19 @@ def _secret(name: str, cred_type: str, url: str, user: str, password: str) -> st
 
 @contextmanager
 def seed_pipeline(
-    kube: Cluster, work: Path, values: str, env: Mapping[str, str] | None = None
+    kube: Cluster,
+    work: Path,
+    values: str,
+    env: Mapping[str, str] | None = None,
+    project: str = SEED_NAMESPACE,
 ) -> Iterator[SeedPipeline]:
-    """Start everything and apply the seed; ``values`` is both environments' values.yaml."""
-    with GitServer(users={"kargo": "git-pass"}) as git, Registry(users={"ci": "reg-pass"}) as reg:
+    """Start everything and apply the seed; ``values`` is both environments' values.yaml.
+
+    ``project`` renames the seed's Project (and so its namespace), which keeps the objects of
+    one run away from another's in the same cluster.
+    """
+    git_server = GitServer(users=dict([_GIT_LOGIN]))
+    with git_server as git, Registry(users=dict([_REGISTRY_LOGIN])) as reg:
         git.create_repo(
             SEED_REPO, {"preprod/values.yaml": values, "prod/values.yaml": values}, branch="master"
         )
@@ -142,21 +155,21 @@ def seed_pipeline(
                 "SHUNTER_MIN_STEP_REQUEUE_SECONDS": "0.5",
                 **(env or {}),
             },
-            args=("--namespace", SEED_NAMESPACE),
+            args=("--namespace", project),
         )
         with operator:
             text = render_seed(reg.host, git.base_url)
+            if project != SEED_NAMESPACE:
+                text = text.replace(f"name: {SEED_NAMESPACE}\n", f"name: {project}\n")
+                text = text.replace(f"namespace: {SEED_NAMESPACE}\n", f"namespace: {project}\n")
             # The first apply creates the Project; the operator then creates its namespace.
             kube.kubectl("apply", "-f", "-", stdin=text, check=False)
             wait_for(
-                lambda: (
-                    kube.kubectl("get", "namespace", SEED_NAMESPACE, check=False).returncode == 0
-                ),
+                lambda: kube.kubectl("get", "namespace", project, check=False).returncode == 0,
                 what="the project namespace",
             )
-            kube.apply(_secret("sandbox-git", "git", git.url(SEED_REPO), "kargo", "git-pass"))
-            kube.apply(
-                _secret("registry", "image", f"{reg.host}/{SEED_IMAGE_PATH}", "ci", "reg-pass")
-            )
+            repo = f"{reg.host}/{SEED_IMAGE_PATH}"
+            kube.apply(_secret(project, "sandbox-git", "git", git.url(SEED_REPO), _GIT_LOGIN))
+            kube.apply(_secret(project, "registry", "image", repo, _REGISTRY_LOGIN))
             kube.kubectl("apply", "-f", "-", stdin=text)
-            yield SeedPipeline(kube, git, reg, operator)
+            yield SeedPipeline(kube, git, reg, operator, project)

@@ -123,9 +123,12 @@ async def test_refresh_abort_and_reverify_set_kargo_annotations(
     await admin.patch(
         "stages", namespace, "prod", {"status": {"freightHistory": history}}, status=True
     )
-    await actions.reverify(admin, namespace, "prod")
+    await actions.reverify(admin, namespace, "prod", "admin")
     stage = await admin.get("stages", namespace, "prod")
-    assert stage["metadata"]["annotations"]["kargo.akuity.io/reverify"] == "v-42"
+    assert json.loads(stage["metadata"]["annotations"]["kargo.akuity.io/reverify"]) == {
+        "id": "v-42",
+        "actor": "kubernetes:admin",
+    }
     await admin.patch(
         "promotions", namespace, "prod.running", {"status": {"phase": "Succeeded"}}, status=True
     )

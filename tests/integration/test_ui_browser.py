@@ -23,7 +23,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from shunter_devenv.cluster import Cluster
 from shunter_devenv.seedpipeline import FIRST_TAG, SeedPipeline, seed_pipeline
-from shunter_devenv.seedpipeline import SEED_NAMESPACE as NS
 from shunter_devenv.ui import UiProcess
 from shunter_devenv.waiting import wait_for
 
@@ -41,6 +40,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+NS = "ui-sandbox"  # the seed renamed: these tests' objects stay out of the pipeline tests' way
 GREEN = "rgb(0, 128, 0)"  # preprod's kargo.akuity.io/color in examples/seed
 LIVE = 10_000  # ms: a change the API server has must reach the page well within this
 # Waits for what the page shows (not for the API server): generous on a loaded 2-core machine.
@@ -49,7 +49,7 @@ expect.set_options(timeout=15_000)
 
 @pytest.fixture(scope="module")
 def seed(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeedPipeline]:
-    with seed_pipeline(kube, tmp_path_factory.mktemp("ui-seed"), VALUES) as pipeline:
+    with seed_pipeline(kube, tmp_path_factory.mktemp("ui-seed"), VALUES, project=NS) as pipeline:
         yield pipeline
 
 

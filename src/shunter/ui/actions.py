@@ -6,7 +6,8 @@
 - approve: ``status.approvedFor[<stage>]`` on the Freight;
 - refresh a Warehouse: a new ``kargo.akuity.io/refresh`` token;
 - abort a Promotion: ``kargo.akuity.io/abort: terminate``;
-- re-verify a Stage: ``kargo.akuity.io/reverify`` set to the current verification's ID.
+- re-verify a Stage: ``kargo.akuity.io/reverify`` set to ``{"id": <the current verification>,
+  "actor": "kubernetes:<user>"}``.
 
 Decisions read fresh objects from the API server, never the page's cache. A refusal from the API
 server (403 "forbidden") is passed on as it came and nothing is written.
@@ -14,6 +15,7 @@ server (403 "forbidden") is passed on as it came and nothing is written.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -197,8 +199,8 @@ async def abort_promotion(api: UserApi, project: str, promotion: str) -> str:
     return f"Promotion {promotion} abort requested"
 
 
-async def reverify(api: UserApi, project: str, stage_name: str) -> str:
-    """Run the Stage's latest verification again."""
+async def reverify(api: UserApi, project: str, stage_name: str, actor: str = "") -> str:
+    """Run the Stage's latest verification again (JSON ``{id, actor}``, as Kargo writes it)."""
     raw = await _read(api, "stages", project, stage_name, f"Stage {stage_name!r}")
     card = views.stage_card(raw, {})
     if card.verification is None or not card.verification.id:
@@ -208,9 +210,9 @@ async def reverify(api: UserApi, project: str, stage_name: str) -> str:
             409,
         )
     what = f"re-verify Stage {stage_name!r}"
-    await _annotate(
-        api, "stages", project, stage_name, annotation=(REVERIFY, card.verification.id), what=what
-    )
+    request = {"id": card.verification.id} | ({"actor": f"kubernetes:{actor}"} if actor else {})
+    value = json.dumps(request, separators=(",", ":"))
+    await _annotate(api, "stages", project, stage_name, annotation=(REVERIFY, value), what=what)
     return f"Stage {stage_name} verification {card.verification.id} requested again"
 
 

@@ -34,7 +34,11 @@ def add_parser(sub: Any) -> None:
         help="kubeconfig file (default: $KUBECONFIG, else ~/.kube/config; in a pod with "
         "--auth token: the in-cluster configuration)",
     )
-    parser.add_argument("--context", help="kubeconfig context (default: the current one)")
+    parser.add_argument(
+        "--context",
+        default=argparse.SUPPRESS,
+        help="kubeconfig context (default: its current-context)",
+    )
     parser.add_argument(
         "--certificate-authority",
         type=Path,
@@ -81,7 +85,7 @@ async def _serve(args: argparse.Namespace, announce: Callable[[str], None]) -> i
             )
         else:
             cluster = await Cluster.from_kubeconfig(
-                Path(kubeconfig) if kubeconfig else None, args.context
+                Path(kubeconfig) if kubeconfig else None, getattr(args, "context", None)
             )
     except ApiError as exc:
         print(f"shunter: {exc.message}. Set KUBECONFIG or pass --kubeconfig.", file=sys.stderr)

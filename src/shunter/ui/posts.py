@@ -65,7 +65,9 @@ async def _approve(
 async def _reverify(
     identity: Identity, project: str, request: web.Request, _: dict[str, str]
 ) -> str:
-    return await actions.reverify(identity.api, project, request.match_info["stage"])
+    return await actions.reverify(
+        identity.api, project, request.match_info["stage"], identity.username
+    )
 
 
 async def _refresh(
