@@ -371,7 +371,7 @@ class ArgoCDControllerDouble:
                     self._polls += 1
                 await asyncio.to_thread(self._stop.wait, self._interval)
         finally:
-            kube.close()
+            await kube.aclose()
 
     def _error(self, message: str) -> None:
         _log.warning("argocd double: %s", message)

@@ -122,9 +122,11 @@ class ControlPlane(Cluster):
             cp.kubeconfig_for("alice")  # a kubeconfig that authenticates as alice
 
     ``extra_users`` maps user names to their groups; each gets a random bearer token (no RBAC
-    binding: bind roles in the test). Missing binaries are built on first use (minutes, with
-    progress lines on ``progress``, default stderr) unless ``bin_dir`` or ``SHUNTER_BIN_DIR``
-    names a folder holding them.
+    binding: bind roles in the test). Requests of the users named in ``audit_users`` are written
+    to an audit log (:meth:`audit_events`: one JSON event per request once it is answered, and a
+    second when a long-running one - a watch - ends). Missing binaries are built on first use
+    (minutes, with progress lines on ``progress``, default stderr) unless ``bin_dir`` or
+    ``SHUNTER_BIN_DIR`` names a folder holding them.
     """
 
     def __init__(
@@ -136,6 +138,7 @@ class ControlPlane(Cluster):
         start_timeout: float = 120.0,
         stop_timeout: float = 10.0,
         progress: TextIO | None = None,
+        audit_users: Sequence[str] = (),
     ) -> None:
         self._users: dict[str, _User] = {
             ADMIN_USER: _User(ADMIN_USER, secrets.token_urlsafe(32), (ADMIN_GROUP,))
@@ -148,6 +151,10 @@ class ControlPlane(Cluster):
                 _check_token_file_value("group", group)
             self._users[name] = _User(name, secrets.token_urlsafe(32), tuple(groups))
         self.with_controller_manager = with_controller_manager
+        unknown = set(audit_users) - set(self._users)
+        if unknown:
+            raise ValueError(f"audit_users names unknown users: {sorted(unknown)}")
+        self._audit_users = tuple(audit_users)
         self._requested_bin_dir = bin_dir
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
@@ -280,6 +287,45 @@ class ControlPlane(Cluster):
         """Process ids of the servers started, by binary name."""
         return {process.name: process.pid for process in self._processes if process.started}
 
+    @property
+    def audit_log_path(self) -> Path:
+        """The audit log (empty unless ``audit_users`` were given)."""
+        return self.workdir / "audit.log"
+
+    def audit_events(self, offset: int = 0) -> tuple[list[dict[str, object]], int]:
+        """The audit events logged from byte ``offset`` on, and the offset after them (a line
+        still being written is left for the next call)."""
+        try:
+            with self.audit_log_path.open("rb") as log:
+                log.seek(offset)
+                data = log.read()
+        except FileNotFoundError:
+            return [], offset
+        complete = data[: data.rfind(b"\n") + 1]
+        events = [json.loads(line) for line in complete.splitlines() if line.strip()]
+        return events, offset + len(complete)
+
+    def _audit_flags(self) -> list[str]:
+        if not self._audit_users:
+            return []
+        policy = {
+            "apiVersion": "audit.k8s.io/v1",
+            "kind": "Policy",
+            "omitStages": ["RequestReceived"],
+            "rules": [
+                {"level": "Metadata", "users": list(self._audit_users)},
+                {"level": "None"},
+            ],
+        }
+        path = self.workdir / "audit-policy.yaml"
+        path.write_text(yaml.safe_dump(policy))
+        return [
+            f"--audit-policy-file={path}",
+            f"--audit-log-path={self.audit_log_path}",
+            "--audit-log-format=json",
+            "--audit-log-mode=blocking",
+        ]
+
     def log_path(self, name: str) -> Path:
         """The log file of one server (``etcd``, ``kube-apiserver``, ...)."""
         return self.workdir / f"{name}.log"
@@ -394,6 +440,7 @@ class ControlPlane(Cluster):
                     "--allow-privileged=true",
                     f"--token-auth-file={self.workdir / 'tokens.csv'}",
                     f"--client-ca-file={self.workdir / 'client-ca.crt'}",
+                    *self._audit_flags(),
                 ],
                 self.log_path("kube-apiserver"),
             )

@@ -2,8 +2,9 @@
 
 ``kube`` is a local control plane (etcd + kube-apiserver on 127.0.0.1, the repository's
 ``crds/`` installed), or, when ``SHUNTER_TEST_KUBECONFIG`` names a kubeconfig file, that
-existing cluster (e.g. kind). ``namespace`` is a fresh namespace per test. Every test in this
-folder gets the ``integration`` marker.
+existing cluster (e.g. kind). ``namespace`` is a fresh namespace per test and ``client`` a
+KubeClient with administrator access. Every test in this folder gets the ``integration``
+marker.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from shunter.kube import KubeClient
 from shunter_devenv.cluster import Cluster, ExistingCluster
 from shunter_devenv.controlplane import ControlPlane
 
@@ -72,3 +74,11 @@ def namespace(kube: Cluster) -> Iterator[str]:
     kube.kubectl("create", "namespace", name)
     yield name
     kube.kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found")
+
+
+@pytest.fixture
+async def client(kube: Cluster) -> AsyncIterator[KubeClient]:
+    """A :class:`KubeClient` with administrator access, closed after the test."""
+    kube_client = KubeClient.from_kubeconfig(kube.kubeconfig_path)
+    yield kube_client
+    await kube_client.aclose()

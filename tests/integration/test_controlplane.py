@@ -13,8 +13,9 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import kubernetes
 import pytest
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
 
 from shunter_devenv.binaries import KUBE_VERSION
 from shunter_devenv.cluster import Cluster
@@ -145,12 +146,17 @@ spec:
         kube.kubectl("delete", "crd", "widgets.devenv-test.shunter.io", "--wait=false")
 
 
-def test_kubeconfig_works_with_the_kubernetes_python_client(kube: Cluster, namespace: str) -> None:
+async def test_kubeconfig_works_with_the_kubernetes_python_client(
+    kube: Cluster, namespace: str
+) -> None:
     kube.kubectl("create", "configmap", "from-kubectl", "-n", namespace, "--from-literal=k=v")
-    with kubernetes.config.new_client_from_config(config_file=str(kube.kubeconfig_path)) as api:
-        core = kubernetes.client.CoreV1Api(api)
-        names = {item.metadata.name for item in core.list_namespace().items}
-        config_map = core.read_namespaced_config_map("from-kubectl", namespace)
+    api = await k8s_config.new_client_from_config(
+        config_file=str(kube.kubeconfig_path), persist_config=False
+    )
+    async with api:
+        core = k8s.CoreV1Api(api)
+        names = {item.metadata.name for item in (await core.list_namespace()).items}
+        config_map = await core.read_namespaced_config_map("from-kubectl", namespace)
     assert {"default", namespace} <= names
     assert config_map.data == {"k": "v"}
 

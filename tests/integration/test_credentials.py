@@ -46,13 +46,6 @@ def put_secret(
 
 
 @pytest.fixture
-def client(kube: Cluster) -> Iterator[KubeClient]:
-    kube_client = KubeClient.from_kubeconfig(kube.kubeconfig_path)
-    yield kube_client
-    kube_client.close()
-
-
-@pytest.fixture
 def other_namespace(kube: Cluster) -> Iterator[str]:
     name = f"test-{secrets.token_hex(4)}"
     kube.kubectl("create", "namespace", name)

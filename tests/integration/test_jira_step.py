@@ -61,13 +61,6 @@ def put_secret(kube: Cluster, namespace: str, name: str, data: dict[str, str]) -
 
 
 @pytest.fixture
-def client(kube: Cluster) -> Iterator[KubeClient]:
-    kube_client = KubeClient.from_kubeconfig(kube.kubeconfig_path)
-    yield kube_client
-    kube_client.close()
-
-
-@pytest.fixture
 def jira_secret(kube: Cluster, namespace: str) -> str:
     """The test namespace, holding Secret ``jira`` (username + apiToken)."""
     put_secret(kube, namespace, "jira", {"username": USER, "apiToken": API_TOKEN})

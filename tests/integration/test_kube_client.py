@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from shunter.kube import ConflictError, KubeClient, NotFoundError
 from shunter_devenv.cluster import Cluster
-
-
-@pytest.fixture
-def client(kube: Cluster) -> Iterator[KubeClient]:
-    kube_client = KubeClient.from_kubeconfig(kube.kubeconfig_path)
-    yield kube_client
-    kube_client.close()
 
 
 def promotion(namespace: str, name: str) -> dict[str, Any]:

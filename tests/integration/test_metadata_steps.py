@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,6 @@ from shunter.steps.set_metadata import SetMetadataStep
 from shunter_devenv.cluster import Cluster
 
 ALIAS_LABEL = "kargo.akuity.io/alias"
-
-
-@pytest.fixture
-def client(kube: Cluster) -> Iterator[KubeClient]:
-    kube_client = KubeClient.from_kubeconfig(kube.kubeconfig_path)
-    yield kube_client
-    kube_client.close()
 
 
 @pytest.fixture

@@ -136,7 +136,7 @@ async def test_seed_promotion_task_updates_only_the_image_tag(
     )
     before = git_server.read_file("test/sandbox", "master", "preprod/values.yaml")
     result = await engine.run(pctx, PromotionStatus(), save=save)
-    kube_client.close()
+    await kube_client.aclose()
 
     assert result.status.phase == PromotionPhase.SUCCEEDED, result.status.message
     after = git_server.read_file("test/sandbox", "master", "preprod/values.yaml")
@@ -230,7 +230,7 @@ async def test_wrong_password_fails_without_leaking_it(
         work_root=tmp_path / "work",
     )
     result = await engine.run(pctx, PromotionStatus())
-    kube_client.close()
+    await kube_client.aclose()
     assert result.status.phase in (PromotionPhase.ERRORED, PromotionPhase.FAILED)
     assert "authentication" in (result.status.message or "").lower() or "401" in (
         result.status.message or ""

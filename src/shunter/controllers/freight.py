@@ -16,13 +16,15 @@ Kargo's admission webhook renames every new Freight to its Freight ID and gives 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from shunter.api.v1alpha1 import Freight
 from shunter.api.v1alpha1 import labels as lbl
+from shunter.cache import FREIGHTS, KargoCache
 from shunter.controllers.wiring import EventSink
 from shunter.freight import freight_id_of, generate_alias
-from shunter.kube.client import ConflictError, KubeClient, NotFoundError
+from shunter.kube.client import ConflictError, KubeClient
 
 __all__ = ["FreightReconciler"]
 
@@ -33,18 +35,16 @@ _ARTIFACT_KEYS = ("origin", "commits", "images", "charts", "artifacts", "discove
 class FreightReconciler:
     """Reconciles one Freight."""
 
-    def __init__(self, kube: KubeClient, events: EventSink) -> None:
+    def __init__(self, kube: KubeClient, cache: KargoCache, events: EventSink) -> None:
         self._kube = kube
+        self._cache = cache
         self._events = events
 
     async def reconcile(self, namespace: str, name: str) -> None:
         """One pass over a Freight."""
-        try:
-            raw = await self._kube.get_custom(namespace, "freights", name)
-        except NotFoundError:
-            return
-        freight = Freight.model_validate(raw)
-        if freight.metadata.deletion_timestamp:
+        raw = self._cache.freight_raw(namespace, name)
+        freight = self._cache.freight(namespace, name)
+        if raw is None or freight is None or freight.metadata.deletion_timestamp:
             return
         expected = freight_id_of(raw)
         in_use = bool(
@@ -71,26 +71,23 @@ class FreightReconciler:
         if not named:
             return
         namespace = freight.metadata.namespace or ""
-        existing = {
-            s["metadata"]["name"] for s in await self._kube.list_custom(namespace, "stages")
-        }
+        existing = {stage for _, stage in self._cache.stage_keys(namespace)}
         patch = {
             key: {stage: None for stage in entries if stage not in existing}
             for key, entries in maps.items()
             if entries and any(stage not in existing for stage in entries)
         }
         if patch:
-            await self._kube.patch_custom(
+            written = await self._kube.patch_custom(
                 namespace, "freights", freight.metadata.name or "", {"status": patch}, status=True
             )
+            self._cache.apply(FREIGHTS, written)
 
     async def _taken(self, namespace: str, alias: str, except_name: str) -> bool:
-        found = await self._kube.list_custom(
-            namespace, "freights", label_selector=f"{lbl.ALIAS}={alias}"
-        )
-        return any(f["metadata"]["name"] != except_name for f in found)
+        found = self._cache.freight_with_alias(namespace, alias)
+        return any(name != except_name for _, name in found)
 
-    async def _ensure_alias(self, raw: dict[str, Any], freight: Freight) -> None:
+    async def _ensure_alias(self, raw: Mapping[str, Any], freight: Freight) -> None:
         namespace = freight.metadata.namespace or ""
         name = freight.metadata.name or ""
         labels = freight.metadata.labels or {}
@@ -101,19 +98,21 @@ class FreightReconciler:
                 return await self._taken(namespace, candidate, name)
 
             alias = await generate_alias(taken)
-            await self._kube.patch_custom(
+            written = await self._kube.patch_custom(
                 namespace,
                 "freights",
                 name,
                 {"alias": alias, "metadata": {"labels": {lbl.ALIAS: alias}}},
             )
+            self._cache.apply(FREIGHTS, written)
             log.info("Freight %s/%s: alias %s", namespace, name, alias)
         elif labels.get(lbl.ALIAS) != alias:
-            await self._kube.patch_custom(
+            written = await self._kube.patch_custom(
                 namespace, "freights", name, {"metadata": {"labels": {lbl.ALIAS: alias}}}
             )
+            self._cache.apply(FREIGHTS, written)
 
-    async def _rename(self, raw: dict[str, Any], expected: str) -> None:
+    async def _rename(self, raw: Mapping[str, Any], expected: str) -> None:
         meta = raw["metadata"]
         namespace, name = meta["namespace"], meta["name"]
         body: dict[str, Any] = {

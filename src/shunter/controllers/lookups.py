@@ -1,36 +1,34 @@
-"""Reads several controllers share: a Stage's auto-promotion policy and the Freight of a
-namespace."""
+"""Reads several controllers share, answered from the cache: a Stage's auto-promotion policy
+and the Freight a Stage can see."""
 
 from __future__ import annotations
 
 from shunter.api.v1alpha1 import Freight, Stage
-from shunter.api.v1alpha1.project import Project, ProjectConfig
+from shunter.cache import KargoCache
 from shunter.controllers.policies import auto_promotion_enabled
-from shunter.kube.client import KubeClient, NotFoundError
 
-__all__ = ["list_freight", "stage_auto_promotion_enabled"]
+__all__ = ["stage_auto_promotion_enabled", "stage_freight"]
 
 
-async def stage_auto_promotion_enabled(kube: KubeClient, stage: Stage) -> bool:
+def stage_auto_promotion_enabled(cache: KargoCache, stage: Stage) -> bool:
     """Whether the project's policy (ProjectConfig, else the legacy Project spec) lets the
     Stage auto-promote."""
     namespace = stage.metadata.namespace or ""
-    config: ProjectConfig | None = None
-    project: Project | None = None
-    try:
-        config = ProjectConfig.model_validate(
-            await kube.get_custom(namespace, "projectconfigs", namespace)
-        )
-    except NotFoundError:
-        try:
-            project = Project.model_validate(await kube.get_cluster_custom("projects", namespace))
-        except NotFoundError:
-            project = None
+    config = cache.project_config(namespace)
+    project = cache.project(namespace) if config is None else None
     return auto_promotion_enabled(
         stage.metadata.name or "", stage.metadata.labels or {}, config, project
     )
 
 
-async def list_freight(kube: KubeClient, namespace: str) -> list[Freight]:
-    """Every Freight of a namespace, parsed."""
-    return [Freight.model_validate(o) for o in await kube.list_custom(namespace, "freights")]
+def stage_freight(cache: KargoCache, stage: Stage, names: set[str] | None = None) -> list[Freight]:
+    """The Freight that matters to a Stage: from the origins it requests, the Freight it is in,
+    verified in or approved for, and ``names`` (sorted by name, each once)."""
+    namespace = stage.metadata.namespace or ""
+    found = {f.metadata.name or "": f for f in cache.freight_of_stage_origins(stage)}
+    for freight in cache.freight_for_stage(namespace, stage.metadata.name or ""):
+        found.setdefault(freight.metadata.name or "", freight)
+    missing = (names or set()) - set(found)
+    for freight in cache.freight_named(namespace, missing):
+        found[freight.metadata.name or ""] = freight
+    return [found[name] for name in sorted(found)]

@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from shunter.api.v1alpha1 import Project, Stage, Warehouse, to_wire
+from shunter.api.v1alpha1 import Stage, Warehouse, to_wire
 from shunter.api.v1alpha1 import labels as lbl
 from shunter.api.v1alpha1._base import ConditionStatus
 from shunter.api.v1alpha1.project import (
@@ -21,8 +21,8 @@ from shunter.api.v1alpha1.project import (
     ProjectStatsKind,
     ProjectStatus,
 )
+from shunter.cache import PROJECTS, KargoCache
 from shunter.controllers.conditions import get_condition, remove_condition, set_condition
-from shunter.controllers.wiring import Enqueue
 from shunter.kube.client import ConflictError, KubeClient, NotFoundError
 
 __all__ = ["ProjectReconciler"]
@@ -33,18 +33,14 @@ log = logging.getLogger(__name__)
 class ProjectReconciler:
     """Reconciles one Project."""
 
-    def __init__(self, kube: KubeClient, enqueue: Enqueue) -> None:
+    def __init__(self, kube: KubeClient, cache: KargoCache) -> None:
         self._kube = kube
-        self._enqueue = enqueue
+        self._cache = cache
 
     async def reconcile(self, name: str) -> float | None:
         """One pass; returns a requeue hint in seconds."""
-        try:
-            raw = await self._kube.get_cluster_custom("projects", name)
-        except NotFoundError:
-            return None
-        project = Project.model_validate(raw)
-        if project.metadata.deletion_timestamp:
+        project = self._cache.project(name)
+        if project is None or project.metadata.deletion_timestamp:
             return None
         old = project.status or ProjectStatus()
         status = old.model_copy(deep=True)
@@ -63,16 +59,13 @@ class ProjectReconciler:
             status.conditions = set_condition(
                 status.conditions, "Ready", True, "Synced", "Project is synced", now=now
             )
-            status.stats = await self._stats(name)
+            status.stats = self._stats(name)
         if status != old:
-            await self._kube.patch_cluster_custom(
+            written = await self._kube.patch_cluster_custom(
                 "projects", name, {"status": to_wire(status)}, status=True
             )
-        ready = get_condition(status.conditions, "Ready")
-        if status != old and ready is not None and ready.status == ConditionStatus.TRUE:
-            # Promotion policies may have changed: let the Stages look again.
-            self._enqueue.stages(name)
-        return 300.0
+            self._cache.apply(PROJECTS, written)
+        return None
 
     async def _ensure_namespace(self, name: str) -> tuple[str, str] | None:
         try:
@@ -98,11 +91,9 @@ class ProjectReconciler:
             )
         return None
 
-    async def _stats(self, name: str) -> ProjectStats:
-        warehouses = [
-            Warehouse.model_validate(o) for o in await self._kube.list_custom(name, "warehouses")
-        ]
-        stages = [Stage.model_validate(o) for o in await self._kube.list_custom(name, "stages")]
+    def _stats(self, name: str) -> ProjectStats:
+        warehouses = self._cache.warehouses(name)
+        stages = self._cache.stages(name)
 
         def healthy_warehouse(w: Warehouse) -> bool:
             cond = get_condition(w.status.conditions if w.status else None, "Healthy")

@@ -28,12 +28,14 @@ from shunter.api.v1alpha1 import labels as lbl
 from shunter.api.v1alpha1.common import FreightReference, PromotionTaskReference
 from shunter.api.v1alpha1.promotion import PromotionStatus
 from shunter.api.v1alpha1.promotion_task import PromotionTaskSpec
+from shunter.cache import FREIGHTS, PROMOTIONS, STAGES, KargoCache
 from shunter.controllers.availability import auto_promotion_candidate, freight_availability
 from shunter.controllers.collections import freight_reference, with_freight
-from shunter.controllers.lookups import list_freight, stage_auto_promotion_enabled
+from shunter.controllers.lookups import stage_auto_promotion_enabled
 from shunter.controllers.naming import shorten_label_value
 from shunter.controllers.wiring import Enqueue, EventSink
 from shunter.kube.client import KubeClient, NotFoundError
+from shunter.kube.informer import Kind
 from shunter.promotion.context import PromotionContext
 from shunter.promotion.engine import Engine
 from shunter.promotion.errors import InflationError
@@ -55,20 +57,24 @@ class PromotionReconciler:
     """Reconciles one Promotion at a time (the work queue guarantees one worker per key)."""
 
     def __init__(
-        self, kube: KubeClient, engine: Engine, enqueue: Enqueue, events: EventSink
+        self,
+        kube: KubeClient,
+        cache: KargoCache,
+        engine: Engine,
+        enqueue: Enqueue,
+        events: EventSink,
     ) -> None:
         self._kube = kube
+        self._cache = cache
         self._engine = engine
         self._enqueue = enqueue
         self._events = events
 
     async def reconcile(self, namespace: str, name: str) -> PromotionOutcome:
         """One pass over a Promotion."""
-        try:
-            raw = await self._kube.get_custom(namespace, "promotions", name)
-        except NotFoundError:
+        promotion = self._cache.promotion(namespace, name)
+        if promotion is None:
             return PromotionOutcome()
-        promotion = Promotion.model_validate(raw)
         status = promotion.status or PromotionStatus()
         refresh = (promotion.metadata.annotations or {}).get(ann.REFRESH)
         if refresh and refresh != status.last_handled_refresh:
@@ -78,7 +84,7 @@ class PromotionReconciler:
         if status.phase is not None and status.phase.is_terminal:
             return PromotionOutcome()
 
-        stage = await self._get_stage(namespace, promotion.spec.stage)
+        stage = await self._stage(namespace, promotion.spec.stage)
         if stage is None:
             await self._finish(
                 promotion,
@@ -112,7 +118,7 @@ class PromotionReconciler:
             # The Stage wakes this Promotion when it is its turn; look again now and then anyway.
             return PromotionOutcome(requeue_after=30.0)
 
-        freight = await self._get_freight(namespace, promotion.spec.freight)
+        freight = await self._freight(namespace, promotion.spec.freight or "")
         if freight is None:
             await self._finish(
                 promotion,
@@ -176,7 +182,7 @@ class PromotionReconciler:
             )
             if request is None:
                 return f"Stage {stage.metadata.name!r} does not request Freight from {origin.key}"
-            freights = await list_freight(self._kube, namespace)
+            freights = self._cache.freight_from(namespace, origin.key)
             candidate = auto_promotion_candidate(stage, request, freights)
             if candidate is None:
                 return f"no Freight from {origin.key} is available to Stage {stage.metadata.name!r}"
@@ -211,7 +217,10 @@ class PromotionReconciler:
                     "controller": True,
                 }
             ]
-        await self._kube.patch_custom(namespace, "promotions", promotion.metadata.name or "", patch)
+        written = await self._kube.patch_custom(
+            namespace, "promotions", promotion.metadata.name or "", patch
+        )
+        self._cache.apply(PROMOTIONS, written)
         return None
 
     async def _intent(
@@ -228,11 +237,11 @@ class PromotionReconciler:
         }
         if actor.startswith("controller:"):
             return {}
-        if not await stage_auto_promotion_enabled(self._kube, stage):
+        if not stage_auto_promotion_enabled(self._cache, stage):
             return cleared
         namespace = promotion.metadata.namespace or ""
         freight_name = patch["spec"].get("freight") or promotion.spec.freight
-        freight = await self._get_freight(namespace, freight_name)
+        freight = self._cache.freight(namespace, freight_name or "")
         if freight is None:
             return cleared
         request = next(
@@ -241,7 +250,7 @@ class PromotionReconciler:
         if request is None:
             return cleared
         candidate = auto_promotion_candidate(
-            stage, request, await list_freight(self._kube, namespace)
+            stage, request, self._cache.freight_from(namespace, freight.origin.key)
         )
         key = freight.origin.key
         if candidate is not None and candidate.metadata.name == freight.metadata.name:
@@ -251,28 +260,35 @@ class PromotionReconciler:
     async def _lookup_task(
         self, project: str, ref: PromotionTaskReference
     ) -> PromotionTaskSpec | None:
-        try:
-            if ref.kind is not None and ref.kind.value == "ClusterPromotionTask":
-                raw = await self._kube.get_cluster_custom("clusterpromotiontasks", ref.name)
-            else:
-                raw = await self._kube.get_custom(project, "promotiontasks", ref.name)
-        except NotFoundError:
+        if ref.kind is not None and ref.kind.value == "ClusterPromotionTask":
+            raw = self._cache.cluster_promotion_task(ref.name)
+        else:
+            raw = self._cache.promotion_task(project, ref.name)
+        if raw is None:
             return None
         return PromotionTaskSpec.model_validate(raw.get("spec") or {})
 
-    async def _get_stage(self, namespace: str, name: str) -> Stage | None:
-        try:
-            return Stage.model_validate(await self._kube.get_custom(namespace, "stages", name))
-        except NotFoundError:
-            return None
+    async def _stage(self, namespace: str, name: str) -> Stage | None:
+        """The Stage from the cache; on a miss, from the API server (its watch event may not
+        have arrived yet)."""
+        stage = self._cache.stage(namespace, name)
+        if stage is None and await self._fetch(STAGES, namespace, name):
+            stage = self._cache.stage(namespace, name)
+        return stage
 
-    async def _get_freight(self, namespace: str, name: str | None) -> Freight | None:
-        if not name:
-            return None
+    async def _freight(self, namespace: str, name: str) -> Freight | None:
+        """The Freight from the cache, else from the API server (see :meth:`_stage`)."""
+        freight = self._cache.freight(namespace, name)
+        if freight is None and name and await self._fetch(FREIGHTS, namespace, name):
+            freight = self._cache.freight(namespace, name)
+        return freight
+
+    async def _fetch(self, kind: Kind, namespace: str, name: str) -> bool:
         try:
-            return Freight.model_validate(await self._kube.get_custom(namespace, "freights", name))
+            self._cache.apply(kind, await self._kube.get_custom(namespace, kind.plural, name))
         except NotFoundError:
-            return None
+            return False
+        return True
 
     # -- status ----------------------------------------------------------------------------
 
@@ -282,13 +298,14 @@ class PromotionReconciler:
         for key in PromotionStatus.model_fields:
             alias = PromotionStatus.model_fields[key].alias or key
             body.setdefault(alias, None)
-        await self._kube.patch_custom(
+        written = await self._kube.patch_custom(
             promotion.metadata.namespace or "",
             "promotions",
             promotion.metadata.name or "",
             {"status": body},
             status=True,
         )
+        self._cache.apply(PROMOTIONS, written)
 
     async def _finish(
         self, promotion: Promotion, status: PromotionStatus, phase: PromotionPhase, message: str

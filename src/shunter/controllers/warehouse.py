@@ -28,16 +28,17 @@ from shunter.api.v1alpha1.warehouse import (
     WarehouseSpec,
     WarehouseStatus,
 )
+from shunter.cache import FREIGHTS, WAREHOUSES, KargoCache
 from shunter.controllers.availability import parse_duration
 from shunter.controllers.conditions import remove_condition, set_condition
-from shunter.controllers.wiring import Enqueue, EventSink
+from shunter.controllers.wiring import EventSink
 from shunter.credentials.types import CredentialsDatabase, CredentialType
 from shunter.expressions import ExpressionError, sandbox
 from shunter.expressions.functions import FunctionContext
 from shunter.expressions.jobs import Job
 from shunter.expressions.values import go_sprint, parse_go_bool
 from shunter.freight import freight_id, generate_alias
-from shunter.kube.client import ConflictError, KubeClient, NotFoundError
+from shunter.kube.client import ConflictError, KubeClient
 from shunter.registries.discovery import CredentialsLookup, RepositoryCredentials, discover
 from shunter.registries.errors import DiscoveryError
 
@@ -154,8 +155,8 @@ class WarehouseReconciler:
     def __init__(
         self,
         kube: KubeClient,
+        cache: KargoCache,
         credentials: CredentialsDatabase,
-        enqueue: Enqueue,
         events: EventSink,
         *,
         min_interval_seconds: float = 0.0,
@@ -163,8 +164,8 @@ class WarehouseReconciler:
         discover_fn: Discover = discover,
     ) -> None:
         self._kube = kube
+        self._cache = cache
         self._credentials = credentials
-        self._enqueue = enqueue
         self._events = events
         self._min_interval = min_interval_seconds
         self._discover = discover_fn
@@ -172,11 +173,9 @@ class WarehouseReconciler:
 
     async def reconcile(self, namespace: str, name: str) -> float | None:
         """One pass; returns when to look again (seconds)."""
-        try:
-            raw = await self._kube.get_custom(namespace, "warehouses", name)
-        except NotFoundError:
+        warehouse = self._cache.warehouse(namespace, name)
+        if warehouse is None:
             return None
-        warehouse = Warehouse.model_validate(raw)
         old = warehouse.status or WarehouseStatus()
         status = old.model_copy(deep=True)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -336,8 +335,7 @@ class WarehouseReconciler:
         if not ok:
             return status
         name = freight["metadata"]["name"]
-        try:
-            await self._kube.get_custom(namespace, "freights", name)
+        if self._cache.freight_raw(namespace, name) is not None:
             status.conditions = set_condition(
                 status.conditions,
                 "FreightCreated",
@@ -349,23 +347,19 @@ class WarehouseReconciler:
             )
             status.last_freight_id = name
             return status
-        except NotFoundError:
-            pass
 
         async def taken(alias: str) -> bool:
-            found = await self._kube.list_custom(
-                namespace, "freights", label_selector=f"{lbl.ALIAS}={alias}"
-            )
-            return bool(found)
+            return bool(self._cache.freight_with_alias(namespace, alias))
 
         alias = await generate_alias(taken)
         freight["alias"] = alias
         freight["metadata"]["labels"] = {lbl.ALIAS: alias}
         try:
-            await self._kube.create_custom(namespace, "freights", freight)
+            created = await self._kube.create_custom(namespace, "freights", freight)
         except ConflictError:
             pass
         else:
+            self._cache.apply(FREIGHTS, created)
             log.info(
                 "Warehouse %s/%s created Freight %s (%s)",
                 namespace,
@@ -386,7 +380,6 @@ class WarehouseReconciler:
                     "event.kargo.akuity.io/freight-warehouse-name": warehouse.metadata.name or "",
                 },
             )
-            self._enqueue.stages(namespace)
         status.conditions = set_condition(
             status.conditions,
             "FreightCreated",
@@ -404,10 +397,11 @@ class WarehouseReconciler:
     ) -> None:
         if status == old:
             return
-        await self._kube.patch_custom(
+        written = await self._kube.patch_custom(
             warehouse.metadata.namespace or "",
             "warehouses",
             warehouse.metadata.name or "",
             {"status": to_wire(status)},
             status=True,
         )
+        self._cache.apply(WAREHOUSES, written)

@@ -22,7 +22,7 @@ import base64
 import binascii
 import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
@@ -33,7 +33,11 @@ from shunter.credentials.types import Credentials, CredentialType
 from shunter.git.urls import normalize_git_url, redact_url
 from shunter.kube.client import KubeClient
 
-__all__ = ["KubernetesCredentialsDatabase", "normalize_repo_url"]
+__all__ = ["KubernetesCredentialsDatabase", "SecretSource", "normalize_repo_url"]
+
+#: ``(namespace, cred-type) -> the Secrets so labelled``: the API server (a LIST per lookup) by
+#: default; the operator answers from its watch-fed cache.
+SecretSource = Callable[[str, str], Awaitable[Iterable[Mapping[str, Any]]]]
 
 _log = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ def _compile(pattern: str) -> Any:
     return re2.compile(pattern, options)
 
 
-def _decode(data: dict[str, Any], key: str) -> str | None:
+def _decode(data: Mapping[str, Any], key: str) -> str | None:
     raw = data.get(key)
     if not isinstance(raw, str):
         return None
@@ -67,7 +71,7 @@ def _decode(data: dict[str, Any], key: str) -> str | None:
         return None
 
 
-def _sorted_by_name(secrets: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def _sorted_by_name(secrets: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(secrets, key=lambda s: str(s.get("metadata", {}).get("name", "")))
 
 
@@ -80,8 +84,10 @@ class KubernetesCredentialsDatabase:
         *,
         shared_namespace: str | None = None,
         allow_credentials_over_http: bool = False,
+        secrets: SecretSource | None = None,
     ) -> None:
         self._kube = kube
+        self._secrets = secrets or self._list
         self._shared_namespace = shared_namespace
         self._allow_http = allow_credentials_over_http
 
@@ -100,17 +106,18 @@ class KubernetesCredentialsDatabase:
                 return self._credentials(ns, secret)
         return None
 
+    async def _list(self, namespace: str, cred_type: str) -> list[dict[str, Any]]:
+        return await self._kube.list_secrets(namespace, label_selector=f"{CRED_TYPE}={cred_type}")
+
     async def _find(
         self, namespace: str, cred_type: CredentialType, repo_url: str
-    ) -> dict[str, Any] | None:
-        secrets = _sorted_by_name(
-            await self._kube.list_secrets(namespace, label_selector=f"{CRED_TYPE}={cred_type}")
-        )
+    ) -> Mapping[str, Any] | None:
+        secrets = _sorted_by_name(await self._secrets(namespace, str(cred_type)))
         wanted = normalize_repo_url(cred_type, repo_url)
-        regex_candidates: list[tuple[dict[str, Any], str]] = []
+        regex_candidates: list[tuple[Mapping[str, Any], str]] = []
         for secret in secrets:
             data = secret.get("data") or {}
-            if not isinstance(data, dict):
+            if not isinstance(data, Mapping):
                 continue
             url = _decode(data, FIELD_REPO_URL)
             if url is None:
@@ -134,7 +141,7 @@ class KubernetesCredentialsDatabase:
         return None
 
     @staticmethod
-    def _credentials(namespace: str, secret: dict[str, Any]) -> Credentials | None:
+    def _credentials(namespace: str, secret: Mapping[str, Any]) -> Credentials | None:
         data = secret.get("data") or {}
         username = _decode(data, FIELD_USERNAME)
         password = _decode(data, FIELD_PASSWORD)

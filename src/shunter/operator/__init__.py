@@ -1,6 +1,7 @@
-"""The operator process: the composition root, and the only package that imports kopf.
+"""The operator process: the composition root, the watch wiring and the work queues.
 
-kopf watches our kinds and feeds keys into per-kind work queues; the controllers in
-:mod:`shunter.controllers` reconcile from the current state (level-triggered), so a restart or a
-missed event never leaves work behind.
+Informers (:mod:`shunter.cache`) keep a watch-fed cache of every kind the controllers read;
+each change queues the reconciles it calls for (:mod:`shunter.operator.triggers`), and the
+controllers in :mod:`shunter.controllers` reconcile from the cache (level-triggered), so a
+restart or a missed event never leaves work behind.
 """

@@ -1,61 +1,64 @@
-"""The composition root: builds the clients, the engine and the controllers, wires kopf's watch
-events into per-kind work queues, and runs until told to stop.
+"""The composition root: builds the client, the cache and its informers, the engine, the
+controllers and their work queues, and runs until told to stop (SIGTERM/SIGINT or a flag).
 
-kopf does the watching (with its retries, backoffs and liveness endpoint); every event only
-adds a key to a queue ("look at this object again"). Related objects are woken too: a
-Promotion wakes its Stage, new or changed Freight wakes the Stages of its namespace, a
-ProjectConfig or Project wakes every Stage of the project.
+Start-up: install Argo Rollouts' analysis CRDs if missing, start the informers
+(:class:`~shunter.cache.CacheFeed`), wait until every one has listed its kind, then start the
+work queues. Every cache change queues the reconciles it calls for
+(:mod:`shunter.operator.triggers`); reconcilers read the cache and write to the API server. A
+periodic resync queues every cached object again, spread over the interval, without calling
+the API server. Informers and queues are started separately, so a standby replica (issue 14's
+leader election) can keep a warm cache and start its queues only when it leads.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections import defaultdict
-from collections.abc import Coroutine
+import random
+import signal
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import kopf
-
-from shunter.api.v1alpha1 import annotations as ann
 from shunter.api.v1alpha1 import labels as lbl
+from shunter.cache import (
+    ANALYSIS_RUNS,
+    FREIGHTS,
+    PROJECTS,
+    PROMOTIONS,
+    STAGES,
+    WAREHOUSES,
+    CacheFeed,
+    KargoCache,
+)
 from shunter.config import OperatorConfig
 from shunter.controllers.freight import FreightReconciler
 from shunter.controllers.project import ProjectReconciler
 from shunter.controllers.promotion import PromotionReconciler
-from shunter.controllers.stage import StageReconciler
+from shunter.controllers.stage import StageDeps, StageReconciler
 from shunter.controllers.warehouse import WarehouseReconciler
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
 from shunter.expressions import ExpressionError
 from shunter.expressions.pool import PoolSettings
 from shunter.expressions.pool import configure as configure_evaluation
 from shunter.kube.client import KubeClient, KubeError
+from shunter.kube.informer import Kind
 from shunter.operator.events import KubeEventSink
 from shunter.operator.probes import ProbeServer
 from shunter.operator.resources import KubeResourceFetcher
+from shunter.operator.triggers import Queues, Triggers
 from shunter.operator.workqueue import Reconciled, WorkQueue
 from shunter.promotion.engine import Engine, RequeuePolicy
 from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import Capabilities, GitAuthor
 from shunter.steps import load_builtin_steps
-from shunter.verification import (
-    ANALYSIS_RUNS,
-    ROLLOUTS_GROUP,
-    ROLLOUTS_VERSION,
-    AnalysisRunReconciler,
-    ensure_rollouts_crds,
-)
+from shunter.verification import AnalysisRunReconciler, ensure_rollouts_crds
 
 __all__ = ["Operator"]
 
 log = logging.getLogger(__name__)
-GROUP, VERSION = "kargo.akuity.io", "v1alpha1"
-STAGE_LABEL = lbl.STAGE
-STAGE_ANNOTATION = ann.STAGE
 ObjectKey = tuple[str, str]
-#: How often a namespace-restricted operator looks at its Projects.
-PROJECT_POLL_SECONDS = 2.0
 
 
 class _Enqueue:
@@ -68,8 +71,8 @@ class _Enqueue:
         self._op.stage_queue.add_after((namespace, name), after)
 
     def stages(self, namespace: str) -> None:
-        for name in sorted(self._op.stage_index.get(namespace, ())):
-            self._op.stage_queue.add((namespace, name))
+        for key in self._op.cache.stage_keys(namespace):
+            self._op.stage_queue.add(key)
 
     def promotion(self, namespace: str, name: str, *, after: float = 0.0) -> None:
         self._op.promotion_queue.add_after((namespace, name), after)
@@ -78,13 +81,27 @@ class _Enqueue:
 class Operator:
     """Everything the operator process runs."""
 
-    def __init__(self, config: OperatorConfig, kube: KubeClient) -> None:
+    def __init__(
+        self, config: OperatorConfig, kube: KubeClient, *, shard_selector: str | None = None
+    ) -> None:
         self.config = config
         self.kube = kube
         load_builtin_steps()
+        self.cache = KargoCache()
+        self.feed = CacheFeed(
+            kube, self.cache, namespaces=config.namespaces, shard_selector=shard_selector
+        )
         events = KubeEventSink(kube)
+
+        async def credential_secrets(namespace: str, cred_type: str) -> list[Any]:
+            if self.feed.secrets_synced(namespace):
+                return self.cache.credential_secrets(namespace, cred_type)
+            return await kube.list_secrets(namespace, label_selector=f"{lbl.CRED_TYPE}={cred_type}")
+
         credentials = KubernetesCredentialsDatabase(
-            kube, allow_credentials_over_http=config.allow_credentials_over_http
+            kube,
+            allow_credentials_over_http=config.allow_credentials_over_http,
+            secrets=credential_secrets,
         )
         capabilities = Capabilities(
             credentials=credentials,
@@ -92,7 +109,7 @@ class Operator:
             argocd_namespace=config.argocd_namespace,
             extras={"kube": kube},
         )
-        data = KubeResourceFetcher(kube)
+        data = KubeResourceFetcher(kube, cache=self.cache)
         engine = Engine(
             capabilities=capabilities,
             work_root=config.work_dir,
@@ -100,25 +117,26 @@ class Operator:
             data=data,
             requeue=RequeuePolicy(min_interval=timedelta(seconds=config.min_step_requeue_seconds)),
         )
-        self.stage_index: dict[str, set[str]] = defaultdict(set)
-        self._background: set[asyncio.Task[None]] = set()
         enqueue = _Enqueue(self)
-        self.projects = ProjectReconciler(kube, enqueue)
+        self.projects = ProjectReconciler(kube, self.cache)
         self.stages = StageReconciler(
-            kube,
-            enqueue,
-            events,
+            StageDeps(
+                kube=kube,
+                cache=self.cache,
+                enqueue=enqueue,
+                events=events,
+                argocd_namespace=config.argocd_namespace,
+                data=data,
+            ),
             resync_seconds=config.stage_resync_seconds,
-            argocd_namespace=config.argocd_namespace,
-            data=data,
         )
         self.analysis_runs = AnalysisRunReconciler(kube, enabled=False)
-        self.promotions = PromotionReconciler(kube, engine, enqueue, events)
-        self.freights = FreightReconciler(kube, events)
+        self.promotions = PromotionReconciler(kube, self.cache, engine, enqueue, events)
+        self.freights = FreightReconciler(kube, self.cache, events)
         self.warehouses = WarehouseReconciler(
             kube,
+            self.cache,
             credentials,
-            enqueue,
             events,
             min_interval_seconds=config.min_warehouse_interval_seconds,
             retry_after_error=config.discovery_retry_seconds,
@@ -126,6 +144,9 @@ class Operator:
         workers = config.workers
         self.project_queue: WorkQueue[str] = WorkQueue("projects", self._project, workers=1)
         self.stage_queue: WorkQueue[ObjectKey] = WorkQueue("stages", self._stage, workers=workers)
+        self.forget_queue: WorkQueue[ObjectKey] = WorkQueue(
+            "deleted-stages", self._forget, workers=1
+        )
         self.promotion_queue: WorkQueue[ObjectKey] = WorkQueue(
             "promotions", self._promotion, workers=workers
         )
@@ -144,8 +165,24 @@ class Operator:
             self.freight_queue,
             self.warehouse_queue,
             self.stage_queue,
+            self.forget_queue,
             self.promotion_queue,
         ]
+        self.triggers = Triggers(
+            self.cache,
+            Queues(
+                project=self.project_queue.add,
+                stage=self.stage_queue.add,
+                forget_stage=self.forget_queue.add,
+                promotion=self.promotion_queue.add,
+                freight=self.freight_queue.add,
+                warehouse=self.warehouse_queue.add,
+                analysis_run=self.analysis_queue.add,
+            ),
+            analysis=False,
+        )
+        self.cache.listen(self.triggers)
+        self._resync_task: asyncio.Task[None] | None = None
 
     # -- reconcile adapters ----------------------------------------------------------------
 
@@ -166,81 +203,20 @@ class Operator:
         outcome = await self.stages.reconcile(*key)
         return Reconciled(outcome.requeue_after)
 
+    async def _forget(self, key: ObjectKey) -> Reconciled:
+        await self.stages.forget(*key)
+        return Reconciled()
+
     async def _promotion(self, key: ObjectKey) -> Reconciled:
         outcome = await self.promotions.reconcile(*key)
         return Reconciled(outcome.requeue_after)
 
-    # -- kopf wiring -----------------------------------------------------------------------
-
-    def register(self, registry: kopf.OperatorRegistry) -> None:
-        """Register the watch handlers (events only: no kopf-managed state or finalizers)."""
-        on = kopf.on
-        enqueue = _Enqueue(self)
-
-        @on.login(registry=registry)
-        def login(**kwargs: Any) -> Any:
-            return kopf.login_via_client(**kwargs)
-
-        @on.event(GROUP, VERSION, "projects", registry=registry)
-        def project_event(**kwargs: Any) -> None:
-            self.project_queue.add(kwargs["name"])
-            enqueue.stages(kwargs["name"])  # the legacy promotion policies may have changed
-
-        @on.event(GROUP, VERSION, "projectconfigs", registry=registry)
-        def project_config_event(**kwargs: Any) -> None:
-            enqueue.stages(kwargs["namespace"])
-
-        @on.event(GROUP, VERSION, "stages", registry=registry)
-        def stage_event(**kwargs: Any) -> None:
-            namespace, name = kwargs["namespace"], kwargs["name"]
-            if kwargs["type"] == "DELETED":
-                self.stage_index[namespace].discard(name)
-                self._spawn(self.stages.forget(namespace, name), f"forget stage {name}")
-                return
-            self.stage_index[namespace].add(name)
-            self.stage_queue.add((namespace, name))
-
-        @on.event(GROUP, VERSION, "promotions", registry=registry)
-        def promotion_event(**kwargs: Any) -> None:
-            namespace, name = kwargs["namespace"], kwargs["name"]
-            if kwargs["type"] != "DELETED":
-                self.promotion_queue.add((namespace, name))
-            stage = kwargs["spec"].get("stage")
-            if stage:
-                self.stage_queue.add((namespace, stage))
-
-        @on.event(GROUP, VERSION, "warehouses", registry=registry)
-        def warehouse_event(**kwargs: Any) -> None:
-            if kwargs["type"] != "DELETED":
-                self.warehouse_queue.add((kwargs["namespace"], kwargs["name"]))
-
-        @on.event(
-            ROLLOUTS_GROUP,
-            ROLLOUTS_VERSION,
-            ANALYSIS_RUNS,
-            labels={STAGE_LABEL: kopf.PRESENT},
-            registry=registry,
-        )
-        def analysis_run_event(**kwargs: Any) -> None:
-            namespace = kwargs["namespace"]
-            if kwargs["type"] != "DELETED":
-                self.analysis_queue.add((namespace, kwargs["name"]))
-            meta = kwargs["body"].get("metadata", {})
-            stage = (meta.get("annotations") or {}).get(STAGE_ANNOTATION) or (
-                meta.get("labels") or {}
-            ).get(STAGE_LABEL)
-            if stage:
-                self.stage_queue.add((namespace, stage))
-
-        @on.event(GROUP, VERSION, "freights", registry=registry)
-        def freight_event(**kwargs: Any) -> None:
-            if kwargs["type"] != "DELETED":
-                self.freight_queue.add((kwargs["namespace"], kwargs["name"]))
-            enqueue.stages(kwargs["namespace"])
+    # -- start-up and resync ---------------------------------------------------------------
 
     async def _prepare_analysis(self) -> None:
-        """Install Argo Rollouts' analysis CRDs if absent; evaluate AnalysisRuns ourselves only
-        when the CRDs are ours (a real Rollouts installation evaluates its own)."""
+        """Install Argo Rollouts' analysis CRDs if absent and watch the Stages' AnalysisRuns;
+        evaluate AnalysisRuns ourselves only when the CRDs are ours (a real Rollouts
+        installation evaluates its own)."""
         try:
             crds = await ensure_rollouts_crds(self.kube)
         except KubeError as exc:
@@ -250,82 +226,52 @@ class Operator:
         if crds.created:
             log.info("installed Argo Rollouts analysis CRDs: %s", ", ".join(crds.created))
         self.analysis_runs = AnalysisRunReconciler(self.kube, enabled=crds.shunter_evaluates)
+        self.triggers.analysis = crds.shunter_evaluates
+        self.feed.add(ANALYSIS_RUNS, label_selector=lbl.STAGE)
 
-    async def _poll_projects(self) -> None:
-        """In namespace-restricted mode kopf does not watch cluster-scoped kinds: look at the
-        Projects named after the watched namespaces now and then instead."""
-        while True:
-            for name in self.config.namespaces:
-                self.project_queue.add(name)
-            await asyncio.sleep(PROJECT_POLL_SECONDS)
+    async def start_informers(self) -> None:
+        """Prepare the analysis CRDs and start every informer (they run until stopped)."""
+        await self._prepare_analysis()
+        self.feed.start()
+
+    def start_queues(self) -> None:
+        """Start the work queues and the periodic resync (the leader's part)."""
+        for queue in self.queues:
+            queue.start()
+        self._resync_task = asyncio.create_task(self._resync(), name="resync")
 
     async def _resync(self) -> None:
-        """Now and then, list every object and queue it: a safety net under the watches
-        (a watch that starts late or misses an event never leaves work undone)."""
-        queues = {
-            "warehouses": self.warehouse_queue,
-            "freights": self.freight_queue,
-            "stages": self.stage_queue,
-            "promotions": self.promotion_queue,
-        }
+        """Now and then, queue every cached object again, spread over the interval: a safety
+        net under the event-driven triggers. No API call."""
+        queues: list[tuple[Kind, Callable[[Any, float], None]]] = [
+            (PROJECTS, lambda key, delay: self.project_queue.add_after(key[1], delay)),
+            (WAREHOUSES, self.warehouse_queue.add_after),
+            (FREIGHTS, self.freight_queue.add_after),
+            (STAGES, self.stage_queue.add_after),
+            (PROMOTIONS, self.promotion_queue.add_after),
+        ]
+        interval = self.config.resync_seconds
         while True:
-            await asyncio.sleep(self.config.resync_seconds)
-            try:
-                for plural, queue in queues.items():
-                    if self.config.namespaces:
-                        items = [
-                            obj
-                            for ns in self.config.namespaces
-                            for obj in await self.kube.list_custom(ns, plural)
-                        ]
-                    else:
-                        items = await self.kube.list_custom_all_namespaces(plural)
-                    for obj in items:
-                        meta = obj.get("metadata", {})
-                        key = (meta.get("namespace", ""), meta.get("name", ""))
-                        if plural == "stages":
-                            self.stage_index[key[0]].add(key[1])
-                        queue.add(key)
-                if not self.config.namespaces:
-                    for obj in await self.kube.list_cluster_custom("projects"):
-                        self.project_queue.add(obj.get("metadata", {}).get("name", ""))
-            except KubeError as exc:
-                log.warning("resync failed: %s", exc)
+            await asyncio.sleep(interval)
+            queued = 0
+            for kind, add_after in queues:
+                for key in self.cache.keys(kind):
+                    add_after(key, random.uniform(0, interval))  # noqa: S311 - spreading load
+                    queued += 1
+            log.info("resync: %d objects queued again from the cache", queued)
 
-    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
-        """Run ``work`` in the background; failures are logged (the resync catches up)."""
-
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception:
-                log.exception("%s failed", what)
-
-        task = asyncio.get_running_loop().create_task(guarded(), name=what)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    def settings(self) -> kopf.OperatorSettings:
-        """kopf settings: our own annotation prefix, no kopf-posted Events."""
-        settings = kopf.OperatorSettings()
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-            prefix="shunter.dev"
-        )
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix="shunter.dev", key="last-handled-configuration"
-        )
-        settings.persistence.finalizer = "shunter.dev/kopf-finalizer"
-        settings.posting.enabled = False
-        settings.watching.server_timeout = 300
-        settings.watching.client_timeout = 330
-        return settings
+    @property
+    def live(self) -> bool:
+        """Every informer and every queue worker is running."""
+        return self.feed.alive and all(q.alive for q in self.queues)
 
     async def run(
         self,
         stop_flag: asyncio.Event | None = None,
         ready_flag: asyncio.Event | None = None,
     ) -> None:
-        """Run the queues and kopf until ``stop_flag`` is set (or the task is cancelled)."""
+        """Run until ``stop_flag`` is set, SIGTERM/SIGINT arrives, or the task is cancelled."""
+        stop = stop_flag or asyncio.Event()
         evaluation = configure_evaluation(
             PoolSettings(
                 workers=self.config.expression_workers,
@@ -338,39 +284,49 @@ class Operator:
             await evaluation.start()  # warm workers; they are started on demand otherwise
         except ExpressionError as exc:
             log.warning("expression workers did not start: %s", exc)
-        registry = kopf.OperatorRegistry()
-        self.register(registry)
-        await self._prepare_analysis()
-        for queue in self.queues:
-            queue.start()
         ready = ready_flag or asyncio.Event()
+        _stop_on_signals(stop)
         probes: ProbeServer | None = None
         if self.config.probes_address:
             probes = ProbeServer(
                 self.config.probes_address,
-                live=lambda: all(q.alive for q in self.queues),
-                ready=ready.is_set,
+                live=lambda: self.live,
+                ready=lambda: ready.is_set() and self.feed.synced,
             )
             await probes.start()
-        background = [asyncio.create_task(self._resync(), name="resync")]
-        if self.config.namespaces:
-            background.append(asyncio.create_task(self._poll_projects(), name="project-poller"))
         try:
-            await kopf.operator(
-                registry=registry,
-                settings=self.settings(),
-                clusterwide=not self.config.namespaces,
-                namespaces=list(self.config.namespaces),
-                standalone=True,
-                stop_flag=stop_flag,
-                ready_flag=ready,
-            )
+            await self.start_informers()
+            synced = asyncio.create_task(self.feed.wait_synced())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({synced, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not stop.is_set():
+                log.info(
+                    "cache synced: %d Stages, %d Freight, %d Promotions",
+                    self.cache.count(STAGES),
+                    self.cache.count(FREIGHTS),
+                    self.cache.count(PROMOTIONS),
+                )
+                self.start_queues()
+                ready.set()
+            await stopping
+            synced.cancel()
         finally:
+            log.info("stopping")
             if probes is not None:
                 await probes.stop()
-            for task in background:
-                task.cancel()
+            if self._resync_task is not None:
+                self._resync_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._resync_task
             for queue in self.queues:
                 await queue.stop()
+            await self.feed.stop()
             evaluation.close()
-            self.kube.close()
+            await self.kube.aclose()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)

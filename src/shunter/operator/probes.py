@@ -1,8 +1,8 @@
 """Liveness (``/healthz``) and readiness (``/readyz``) over plain HTTP, with the standard
 library's asyncio streams (no extra dependency).
 
-Live: the event loop answers and every work queue's workers are running. Ready: live, and
-kopf has started watching (its ready flag is set).
+Live: the event loop answers and every informer and work queue worker is running. Ready: live,
+and every informer has listed its kind (the cache is synced) and the queues run.
 """
 
 from __future__ import annotations

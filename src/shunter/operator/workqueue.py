@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from shunter._internal.tasks import cancel_and_wait
+
 __all__ = ["Reconciled", "WorkQueue"]
 
 K = TypeVar("K", bound=Hashable)
@@ -92,11 +94,7 @@ class WorkQueue(Generic[K]):
 
     async def stop(self) -> None:
         """Cancel workers; a reconcile in progress is cancelled at its next await."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         self._tasks.clear()
 
     @property

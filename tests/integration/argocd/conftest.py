@@ -83,7 +83,7 @@ async def kube_client(kube: Cluster) -> AsyncIterator[KubeClient]:
     try:
         yield client
     finally:
-        client.close()
+        await client.aclose()
 
 
 PROJECT = "demo"

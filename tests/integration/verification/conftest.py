@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,15 +17,7 @@ import pytest
 
 from shunter.kube import KubeClient
 from shunter.verification import RolloutsCRDs, ensure_rollouts_crds
-from shunter_devenv.cluster import Cluster
 from shunter_devenv.localhttp import LocalHTTPServer, QuietHandler
-
-
-@pytest.fixture
-async def client(kube: Cluster) -> AsyncIterator[KubeClient]:
-    kube_client = KubeClient.from_kubeconfig(kube.kubeconfig_path)
-    yield kube_client
-    kube_client.close()
 
 
 @pytest.fixture
