@@ -10,6 +10,10 @@ unknown repository, an unreachable registry) are reported in the Ready/Healthy c
 the last good results and existing Freight stay, and discovery is tried again soon. A criteria
 expression that fails to evaluate is reported there too (reason ``CriteriaEvaluationFailed``)
 and not retried until the Warehouse changes.
+
+Every discovery asks the registries afresh (``max_age=0``): a scheduled poll must see a tag
+pushed a moment before it. Warehouses polling one repository at the same moment still share a
+single listing (the discovery caches are single-flight).
 """
 
 from __future__ import annotations
@@ -205,8 +209,10 @@ class WarehouseReconciler:
                 warehouse.spec,
                 self._lookup(namespace),
                 previous=old.discovered_artifacts,
-                # A refresh, or a retry after a failure, must ask the registry, not the cache.
-                max_age=0.0 if refresh_requested or failing else interval,
+                # Every discovery sees the registries as they are now: a listing another
+                # Warehouse made earlier may miss what was pushed since (concurrent discoveries
+                # of one repository still share one listing).
+                max_age=0.0,
             )
         except Exception as exc:  # any failure is reported in a condition, never raised
             if isinstance(exc, DiscoveryError):

@@ -22,9 +22,9 @@ Any failure raises the first error (in subscription order) after all subscriptio
 its message is prefixed with the subscription (see :mod:`shunter.registries.errors`).
 
 ``max_age`` is how stale shared answers (tag listings, tag lookups, ``ls-remote``, chart
-indexes) may be, in seconds: the controller passes the Warehouse's interval for scheduled
-discoveries and 0 after a refresh request. :func:`discover` uses a default :class:`Discoverer`
-per event loop.
+indexes) may be, in seconds: the Warehouse controller passes 0 (every discovery sees the
+registry as it is; concurrent callers still share one in-flight request). :func:`discover`
+uses a default :class:`Discoverer` per event loop.
 """
 
 from __future__ import annotations
