@@ -39,8 +39,8 @@ class OperatorConfig:
     git_author_email: str = "no-reply@kargo.io"
     #: Floor of every Warehouse's discovery interval (Kargo: MIN_WAREHOUSE_RECONCILIATION_INTERVAL).
     min_warehouse_interval_seconds: float = 0.0
-    #: How often every object is listed and queued again, under the watches (seconds).
-    resync_seconds: float = 60.0
+    #: How often the cached objects are queued again, under the watches (seconds).
+    resync_seconds: float = 600.0
     #: Periodic resync of Stages (seconds).
     stage_resync_seconds: float = 300.0
     #: Liveness/readiness HTTP endpoint, ``host:port`` (empty: none).

@@ -21,7 +21,8 @@ __all__ = ["OperatorProcess"]
 
 
 class OperatorProcess:
-    """``python -m shunter run`` with a kubeconfig, a work directory and a log file."""
+    """``python -m shunter run`` with a kubeconfig, a work directory and a log file (``python``:
+    another interpreter, e.g. another checkout's virtualenv, for benchmarks)."""
 
     def __init__(
         self,
@@ -31,12 +32,14 @@ class OperatorProcess:
         *,
         env: Mapping[str, str] | None = None,
         args: tuple[str, ...] = (),
+        python: str = sys.executable,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.work_dir = work_dir
         self.log_path = log_path
         self._env = dict(env or {})
         self._args = args
+        self._python = python
         self._process: ManagedProcess | None = None
         self.starts = 0
 
@@ -55,7 +58,7 @@ class OperatorProcess:
         }
         self._process = ManagedProcess(
             "shunter",
-            [sys.executable, "-m", "shunter", "run", *self._args],
+            [self._python, "-m", "shunter", "run", *self._args],
             self.log_path,
             env=env,
         )
@@ -80,6 +83,11 @@ class OperatorProcess:
     def exit_code(self) -> int | None:
         """The last run's exit code (None while it runs or if it never started)."""
         return None if self._process is None else self._process.exit_code()
+
+    @property
+    def pid(self) -> int | None:
+        """The running operator's process id."""
+        return self._process.pid if self._process is not None and self.running() else None
 
     def running(self) -> bool:
         """Whether the process is alive."""

@@ -121,6 +121,14 @@ class KargoCache(Cache):
         keys = self.indexed("promotions-by-stage", (namespace, stage))
         return self.models(PROMOTIONS, Promotion, keys)
 
+    def promotions_in_flight(self) -> list[ObjectKey]:
+        """Keys of every Promotion not yet finished."""
+        return [
+            key
+            for ns in list(self._index["promotions-in-flight"])
+            for key in self.indexed("promotions-in-flight", ns)
+        ]
+
     def promotion_task(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         """A PromotionTask (JSON)."""
         return self.raw(PROMOTION_TASKS, namespace, name)

@@ -45,6 +45,7 @@ ANALYSIS_RUNS = Kind("argoproj.io", "v1alpha1", "analysisruns")
 SECRETS = Kind("", "v1", "secrets")
 
 JSON = Mapping[str, Any]
+_TERMINAL = frozenset({"Succeeded", "Failed", "Errored", "Aborted"})
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -138,6 +139,11 @@ INDEXES: tuple[Index, ...] = (
         "promotions-by-stage",
         PROMOTIONS,
         lambda p: [(_namespace(p), str(_dict(p.get("spec")).get("stage") or ""))],
+    ),
+    Index(
+        "promotions-in-flight",
+        PROMOTIONS,
+        lambda p: [] if _dict(p.get("status")).get("phase") in _TERMINAL else [_namespace(p)],
     ),
     Index("freight-by-origin", FREIGHTS, lambda f: [(_namespace(f), _origin(f))]),
     Index(

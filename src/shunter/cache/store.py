@@ -1,11 +1,14 @@
 """The operator's watch-fed object cache: every kind the controllers read, indexed.
 
-:class:`Cache` is the :class:`~shunter.kube.informer.Sink` of the informers. It stores each
-object once, as the JSON the API server sent minus ``managedFields`` and kubectl's
-last-applied annotation (the two largest parts nobody reads), and parses it into its pydantic
-model on first read, once per resourceVersion. Indexes (:mod:`shunter.cache.kinds`) are kept
-up to date on every change. Listeners hear ``(kind, old, new)`` for every change (``None`` for
-"did not exist"), which is how the operator decides which reconciles to queue.
+:class:`Cache` is the :class:`~shunter.kube.informer.Sink` of the informers. It keeps each
+object as compact JSON bytes (about a fifth of the memory of the parsed dict or model), minus
+``managedFields`` and kubectl's last-applied annotation, the two largest parts nobody reads.
+Reads parse on demand: :meth:`Cache.raw` gives a fresh dict, :meth:`Cache.get` the pydantic
+model, parsed once per resourceVersion and kept in a bounded most-recently-used table (a
+reconcile reads the same few dozen objects again and again; a 10,000-Freight cache does not
+hold 10,000 models). Indexes (:mod:`shunter.cache.kinds`) are kept up to date on every change.
+Listeners hear ``(kind, old, new)`` for every change (``None`` for "did not exist"), which is how
+the operator decides which reconciles to queue.
 
 Writes go to the API server; a controller that must see its own write before the watch brings
 it back calls :meth:`Cache.apply` with the server's answer (ignored if the cache already holds
@@ -14,8 +17,9 @@ that version or a newer one).
 
 from __future__ import annotations
 
+import json
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -24,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 from shunter.cache.kinds import INDEXES, Index
 from shunter.kube.informer import Kind
 
-__all__ = ["Cache", "Entry", "Listener"]
+__all__ = ["MODEL_CACHE_SIZE", "Cache", "Listener"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,8 @@ M = TypeVar("M", bound=BaseModel)
 ObjectKey = tuple[str, str]
 #: ``(kind, old raw object or None, new raw object or None)``.
 Listener = Callable[[Kind, Mapping[str, Any] | None, Mapping[str, Any] | None], None]
+#: Parsed models kept (most recently used first).
+MODEL_CACHE_SIZE = 2048
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
@@ -54,37 +60,42 @@ def _version(obj: Mapping[str, Any]) -> int | None:
     return None
 
 
-class Entry:
-    """One object: its raw JSON and, once read, its parsed model."""
+class _Entry:
+    """One stored object: its JSON, its version and the index keys it is filed under."""
 
-    __slots__ = ("_model", "raw")
+    __slots__ = ("data", "index_keys", "version")
 
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        self._model: BaseModel | None = None
+    def __init__(
+        self, data: bytes, version: int | None, index_keys: tuple[tuple[str, Hashable], ...]
+    ) -> None:
+        self.data = data
+        self.version = version
+        self.index_keys = index_keys
 
-    def model(self, model_type: type[M]) -> M:
-        """The parsed object (raises ``ValidationError`` for an invalid one)."""
-        model = self._model
-        if not isinstance(model, model_type):
-            model = model_type.model_validate(self.raw)
-            self._model = model
-        return model
+    def load(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.data)
+        return value
 
 
 class Cache:
     """Objects by kind and key, with indexes; implements the informers' Sink."""
 
-    def __init__(self, indexes: Iterable[Index] = INDEXES) -> None:
-        self._objects: dict[Kind, dict[ObjectKey, Entry]] = defaultdict(dict)
+    def __init__(
+        self, indexes: Iterable[Index] = INDEXES, *, model_cache_size: int = MODEL_CACHE_SIZE
+    ) -> None:
+        self._objects: dict[Kind, dict[ObjectKey, _Entry]] = defaultdict(dict)
         self._indexes: dict[Kind, list[Index]] = defaultdict(list)
         for index in indexes:
             self._indexes[index.kind].append(index)
         self._index: dict[str, dict[Hashable, set[ObjectKey]]] = defaultdict(
             lambda: defaultdict(set)
         )
+        self._models: OrderedDict[tuple[Kind, ObjectKey], tuple[_Entry, BaseModel]] = OrderedDict()
+        self._model_cache_size = model_cache_size
         self._listeners: list[Listener] = []
         self._invalid: set[tuple[Kind, ObjectKey, int | None]] = set()
+        #: Models parsed (cache misses), for tests and benchmarks.
+        self.parsed = 0
 
     def listen(self, listener: Listener) -> None:
         """Call ``listener`` on every change from now on."""
@@ -98,22 +109,31 @@ class Cache:
         key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
         objects = self._objects[kind]
         old = objects.get(key)
-        if old is not None:
-            old_version, new_version = _version(old.raw), _version(obj)
-            if old_version is not None and new_version is not None and new_version <= old_version:
-                return
-        entry = Entry(_compact(obj))
-        objects[key] = entry
-        self._reindex(kind, key, old.raw if old else None, entry.raw)
-        self._notify(kind, old.raw if old else None, entry.raw)
+        version = _version(obj)
+        known = old.version if old is not None else None
+        if known is not None and version is not None and version <= known:
+            return
+        _compact(obj)
+        keys = tuple(
+            (index.name, value)
+            for index in self._indexes.get(kind, ())
+            for value in index.keys(obj)
+        )
+        data = json.dumps(obj, separators=(",", ":")).encode()
+        objects[key] = _Entry(data, version, keys)
+        self._reindex(key, old.index_keys if old else (), keys)
+        if self._listeners:
+            self._notify(kind, old.load() if old else None, obj)
 
     def delete(self, kind: Kind, namespace: str, name: str) -> None:
         """An object went away."""
         old = self._objects[kind].pop((namespace, name), None)
         if old is None:
             return
-        self._reindex(kind, (namespace, name), old.raw, None)
-        self._notify(kind, old.raw, None)
+        self._models.pop((kind, (namespace, name)), None)
+        self._reindex((namespace, name), old.index_keys, ())
+        if self._listeners:
+            self._notify(kind, old.load(), None)
 
     def apply(self, kind: Kind, obj: Mapping[str, Any]) -> None:
         """Take a write's answer now (the watch brings the same version back later)."""
@@ -122,23 +142,20 @@ class Cache:
 
     def _reindex(
         self,
-        kind: Kind,
         key: ObjectKey,
-        old: Mapping[str, Any] | None,
-        new: Mapping[str, Any] | None,
+        before: tuple[tuple[str, Hashable], ...],
+        after: tuple[tuple[str, Hashable], ...],
     ) -> None:
-        for index in self._indexes.get(kind, ()):
-            table = self._index[index.name]
-            before = set(index.keys(old)) if old is not None else set()
-            after = set(index.keys(new)) if new is not None else set()
-            for gone in before - after:
-                members = table.get(gone)
-                if members is not None:
-                    members.discard(key)
-                    if not members:
-                        del table[gone]
-            for added in after - before:
-                table[added].add(key)
+        old, new = set(before), set(after)
+        for name, value in old - new:
+            table = self._index[name]
+            members = table.get(value)
+            if members is not None:
+                members.discard(key)
+                if not members:
+                    del table[value]
+        for name, value in new - old:
+            self._index[name][value].add(key)
 
     def _notify(
         self, kind: Kind, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
@@ -151,15 +168,30 @@ class Cache:
 
     # -- reads ---------------------------------------------------------------------------
 
-    def raw(self, kind: Kind, namespace: str, name: str) -> Mapping[str, Any] | None:
-        """The stored JSON of one object (do not modify it), or None."""
+    def raw(self, kind: Kind, namespace: str, name: str) -> dict[str, Any] | None:
+        """One object as JSON (a fresh dict), or None."""
         entry = self._objects[kind].get((namespace, name))
-        return entry.raw if entry else None
+        return entry.load() if entry else None
 
     def get(self, kind: Kind, model_type: type[M], namespace: str, name: str) -> M | None:
         """One object, parsed (raises ``ValidationError`` when it is invalid)."""
-        entry = self._objects[kind].get((namespace, name))
-        return entry.model(model_type) if entry else None
+        key = (namespace, name)
+        entry = self._objects[kind].get(key)
+        return self._model(kind, key, entry, model_type) if entry else None
+
+    def _model(self, kind: Kind, key: ObjectKey, entry: _Entry, model_type: type[M]) -> M:
+        slot = (kind, key)
+        held = self._models.get(slot)
+        if held is not None and held[0] is entry and isinstance(held[1], model_type):
+            self._models.move_to_end(slot)
+            return held[1]
+        model = model_type.model_validate_json(entry.data)
+        self.parsed += 1
+        self._models[slot] = (entry, model)
+        self._models.move_to_end(slot)
+        while len(self._models) > self._model_cache_size:
+            self._models.popitem(last=False)
+        return model
 
     def keys(self, kind: Kind) -> list[ObjectKey]:
         """Every key of a kind."""
@@ -185,9 +217,9 @@ class Cache:
             if entry is None:
                 continue
             try:
-                yield entry.model(model_type)
+                yield self._model(kind, key, entry, model_type)
             except ValidationError as exc:
-                marker = (kind, key, _version(entry.raw))
+                marker = (kind, key, entry.version)
                 if marker not in self._invalid:
                     self._invalid.add(marker)
                     log.warning("%s %s/%s is invalid: %s", kind.plural, key[0], key[1], exc)

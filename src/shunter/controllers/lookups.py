@@ -21,11 +21,16 @@ def stage_auto_promotion_enabled(cache: KargoCache, stage: Stage) -> bool:
     )
 
 
-def stage_freight(cache: KargoCache, stage: Stage, names: set[str] | None = None) -> list[Freight]:
-    """The Freight that matters to a Stage: from the origins it requests, the Freight it is in,
-    verified in or approved for, and ``names`` (sorted by name, each once)."""
+def stage_freight(
+    cache: KargoCache, stage: Stage, names: set[str] | None = None, *, origins: bool = True
+) -> list[Freight]:
+    """The Freight that matters to a Stage: the Freight it is in, verified in or approved for,
+    ``names``, and (``origins``) all Freight from the origins it requests - sorted by name,
+    each once."""
     namespace = stage.metadata.namespace or ""
-    found = {f.metadata.name or "": f for f in cache.freight_of_stage_origins(stage)}
+    found = (
+        {f.metadata.name or "": f for f in cache.freight_of_stage_origins(stage)} if origins else {}
+    )
     for freight in cache.freight_for_stage(namespace, stage.metadata.name or ""):
         found.setdefault(freight.metadata.name or "", freight)
     missing = (names or set()) - set(found)

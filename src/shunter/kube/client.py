@@ -492,6 +492,23 @@ class KubeClient:
             "GET", resource_path(group, version, plural, name=name), f"get {plural}.{group} {name}"
         )
 
+    async def create_cluster_custom(
+        self,
+        plural: str,
+        body: Mapping[str, Any],
+        *,
+        group: str = KARGO_GROUP,
+        version: str = KARGO_VERSION,
+    ) -> JSON:
+        """Create a cluster-scoped custom object (raises :class:`ConflictError`)."""
+        name = body.get("metadata", {}).get("name", "")
+        return await self.request(
+            "POST",
+            resource_path(group, version, plural),
+            f"create {plural}.{group} {name}",
+            body=dict(body),
+        )
+
     async def list_cluster_custom(
         self, plural: str, *, group: str = KARGO_GROUP, version: str = KARGO_VERSION
     ) -> list[JSON]:

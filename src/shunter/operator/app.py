@@ -43,7 +43,6 @@ from shunter.expressions import ExpressionError
 from shunter.expressions.pool import PoolSettings
 from shunter.expressions.pool import configure as configure_evaluation
 from shunter.kube.client import KubeClient, KubeError
-from shunter.kube.informer import Kind
 from shunter.operator.events import KubeEventSink
 from shunter.operator.probes import ProbeServer
 from shunter.operator.resources import KubeResourceFetcher
@@ -241,21 +240,25 @@ class Operator:
         self._resync_task = asyncio.create_task(self._resync(), name="resync")
 
     async def _resync(self) -> None:
-        """Now and then, queue every cached object again, spread over the interval: a safety
-        net under the event-driven triggers. No API call."""
-        queues: list[tuple[Kind, Callable[[Any, float], None]]] = [
-            (PROJECTS, lambda key, delay: self.project_queue.add_after(key[1], delay)),
-            (WAREHOUSES, self.warehouse_queue.add_after),
-            (FREIGHTS, self.freight_queue.add_after),
-            (STAGES, self.stage_queue.add_after),
-            (PROMOTIONS, self.promotion_queue.add_after),
+        """Now and then, queue the cached objects that can have work left again, spread over
+        the interval: a safety net under the event-driven triggers. No API call. (A Freight's
+        work - alias, name, forgotten Stages - and a finished Promotion's are done on their
+        events.)"""
+        queues: list[tuple[Callable[[], list[Any]], Callable[[Any, float], None]]] = [
+            (
+                lambda: self.cache.keys(PROJECTS),
+                lambda key, delay: self.project_queue.add_after(key[1], delay),
+            ),
+            (lambda: self.cache.keys(WAREHOUSES), self.warehouse_queue.add_after),
+            (lambda: self.cache.keys(STAGES), self.stage_queue.add_after),
+            (self.cache.promotions_in_flight, self.promotion_queue.add_after),
         ]
         interval = self.config.resync_seconds
         while True:
             await asyncio.sleep(interval)
             queued = 0
-            for kind, add_after in queues:
-                for key in self.cache.keys(kind):
+            for keys, add_after in queues:
+                for key in keys():
                     add_after(key, random.uniform(0, interval))  # noqa: S311 - spreading load
                     queued += 1
             log.info("resync: %d objects queued again from the cache", queued)

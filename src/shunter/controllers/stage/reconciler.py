@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from shunter.api.v1alpha1 import PromotionPhase
 from shunter.api.v1alpha1 import annotations as ann
 from shunter.api.v1alpha1.stage import StageStatus
-from shunter.controllers.lookups import stage_freight
+from shunter.controllers.lookups import stage_auto_promotion_enabled, stage_freight
 from shunter.controllers.stage.autopromotion import auto_promote
 from shunter.controllers.stage.context import StageDeps, StagePass, patch_freight_status, phase_of
 from shunter.controllers.stage.freight import mark_control_flow, mark_verified, sync_currently_in
@@ -67,16 +67,19 @@ class StageReconciler:
         status = old_status.model_copy(deep=True)
         current = status.freight_history[0] if status.freight_history else None
         in_use = {i.name or "" for i in (current.items or {}).values()} if current else set()
+        template = stage.spec.promotion_template
+        control_flow = template is None or not template.spec.steps
+        # Only control flow and auto-promotion look at every Freight of the requested origins.
+        origins = control_flow or stage_auto_promotion_enabled(deps.cache, stage)
         sp = StagePass(
             stage=stage,
             status=status,
             promotions=deps.cache.promotions_for(namespace, name),
-            freights=stage_freight(deps.cache, stage, in_use),
+            freights=stage_freight(deps.cache, stage, in_use, origins=origins),
             now=datetime.now(UTC).replace(microsecond=0),
         )
         requeue: float | None = None
-        template = stage.spec.promotion_template
-        if template is None or not template.spec.steps:
+        if control_flow:
             await mark_control_flow(deps, sp)
             summarize_control_flow(sp)
         else:
