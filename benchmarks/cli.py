@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from shunter.devenv.controlplane import ControlPlane
+from shunter_devenv.controlplane import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 11

@@ -33,11 +33,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from shunter.devenv.controlplane import ControlPlane
-from shunter.devenv.operator import OperatorProcess
-from shunter.devenv.registry import Registry
 from shunter.freight import freight_id
 from shunter.kube import ConflictError, KubeClient
+from shunter_devenv.controlplane import ControlPlane
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZES = {"1/100": 0.01, "1/10": 0.1, "full": 1.0}

@@ -16,11 +16,11 @@ from pydantic import SecretStr
 from shunter.cache import CacheFeed, KargoCache
 from shunter.controllers.warehouse import WarehouseReconciler
 from shunter.credentials.types import Credentials, CredentialType, StaticCredentialsDatabase
-from shunter.devenv.cluster import Cluster
-from shunter.devenv.registry import Registry
-from shunter.devenv.waiting import wait_for_async
 from shunter.kube import KubeClient
 from shunter.operator.events import KubeEventSink
+from shunter_devenv.cluster import Cluster
+from shunter_devenv.registry import Registry
+from shunter_devenv.waiting import wait_for_async
 
 T0 = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
 
