@@ -4,7 +4,8 @@ An :class:`Informer` LISTs its kind once (in pages), then WATCHes from the list'
 resourceVersion with bookmarks. When a watch ends normally (the server's timeout) it resumes
 from the last resourceVersion it saw (an object's, or a bookmark's); it LISTs again only when
 the server answers 410 Gone (the version is too old) or the stream broke. Errors are retried
-with exponential backoff and full jitter. ``synced`` is set once the first LIST is applied.
+with exponential backoff and full jitter. ``synced`` is set once the first LIST is applied (or
+the kind turned out not to be served: 404, e.g. a CRD not installed - it is tried again).
 
 Objects go to a :class:`Sink` (the typed cache of :mod:`shunter.cache`): ``upsert`` for an
 added or changed object, ``delete`` for one that went away (including objects found missing
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from shunter.kube.client import GoneError, KubeClient, KubeError, resource_path
+from shunter.kube.client import GoneError, KubeClient, KubeError, NotFoundError, resource_path
 
 __all__ = ["Backoff", "Informer", "Kind", "Sink"]
 
@@ -137,6 +138,15 @@ class Informer:
             except GoneError:
                 log.info("%r: resourceVersion expired; listing again", self)
                 version = None
+            except NotFoundError as exc:
+                # The kind is not served (its CRD is missing): nothing to hold; do not hold up
+                # readiness, and look again later.
+                self._clear()
+                self.synced.set()
+                delay = self._backoff.next_delay()
+                log.warning("%r: %s; retrying in %.1fs", self, exc, delay)
+                version = None
+                await asyncio.sleep(delay)
             except KubeError as exc:
                 delay = self._backoff.next_delay()
                 if exc.status is None:
@@ -166,8 +176,7 @@ class Informer:
             token = meta.get("continue") or None
             if not token:
                 break
-        for key in [k for k in self._versions if k not in seen]:
-            self._delete(key)
+        self._clear(keep=seen)
         self.synced.set()
         log.debug("%r: listed %d objects at %s", self, len(seen), version)
         return version
@@ -192,6 +201,10 @@ class Informer:
             elif kind == "DELETED":
                 self._delete(_key(obj))
         return version
+
+    def _clear(self, keep: set[ObjectKey] | frozenset[ObjectKey] = frozenset()) -> None:
+        for key in [k for k in self._versions if k not in keep]:
+            self._delete(key)
 
     def _upsert(self, obj: dict[str, Any]) -> None:
         key = _key(obj)

@@ -119,7 +119,7 @@ class Triggers:
             self._queues.forget_stage((namespace, name))
         elif not only_status_changed(old, new):
             self._queues.stage((namespace, name))
-        if _status_changed(old, new):
+        if new is None or _status_changed(old, new):
             self._stages(self._cache.stages_downstream(namespace, name))
             self._queues.project(namespace)
 
