@@ -345,15 +345,16 @@ def test_the_service_account_can_manage_cluster_scoped_kinds(install: Install) -
 
 
 def test_secrets_are_readable_only_in_project_namespaces(install: Install) -> None:
-    for verb in ("get", "list"):
+    for verb in ("get", "list", "watch"):  # the operator's cache watches credentials Secrets
         assert install.can(verb, "secrets", install.project)
         assert install.can(verb, "configmaps", install.project)
     for namespace in ("kube-system", "default", install.namespace):
         assert not install.can("get", "secrets", namespace), namespace
         assert not install.can("list", "secrets", namespace), namespace
+        assert not install.can("watch", "secrets", namespace), namespace
     assert not install.can("list", "secrets")  # every namespace at once
+    assert not install.can("watch", "secrets")
     assert not install.can("get", "secrets")
-    assert not install.can("watch", "secrets", install.project)
     assert not install.can("create", "secrets", install.project)
 
 

@@ -18,7 +18,7 @@ from shunter.controllers.warehouse import WarehouseReconciler
 from shunter.credentials.types import Credentials, CredentialType, StaticCredentialsDatabase
 from shunter.kube import KubeClient
 from shunter.operator.events import KubeEventSink
-from shunter_devenv.cluster import Cluster
+from shunter.registries import Discoverer
 from shunter_devenv.registry import Registry
 from shunter_devenv.waiting import wait_for_async
 
@@ -43,7 +43,11 @@ def newest_tag(cache: KargoCache, namespace: str, name: str) -> str | None:
 
 
 async def test_a_tag_pushed_just_before_a_poll_is_found_by_it(
-    kube: Cluster, namespace: str, client: KubeClient, registry: Registry, repo_name: str
+    namespace: str,
+    client: KubeClient,
+    registry: Registry,
+    repo_name: str,
+    discoverer: Discoverer,
 ) -> None:
     image = registry.image(repo_name)
     registry.push_image(repo_name, "1.0.0", T0)
@@ -61,7 +65,9 @@ async def test_a_tag_pushed_just_before_a_poll_is_found_by_it(
                 )
             }
         )
-        reconciler = WarehouseReconciler(client, cache, credentials, KubeEventSink(client))
+        reconciler = WarehouseReconciler(
+            client, cache, credentials, KubeEventSink(client), discover_fn=discoverer.discover
+        )
 
         # "first" polls: the repository's tag listing is now cached, with 1.0.0 only.
         assert await reconciler.reconcile(namespace, "first") == 3600.0
