@@ -42,7 +42,8 @@ class _JSONFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if record.exc_info:
-            payload["exception"] = self.formatException(record.exc_info)
+            # exc_text: the traceback as logging's redaction already rendered it.
+            payload["exception"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(payload)
 
 

@@ -2,8 +2,9 @@
 
 :class:`RepoCredentials` holds the password as a :class:`pydantic.SecretStr`. The git wrapper
 hands it to git through the environment of the child process only (see
-:mod:`shunter.git.runner`); :func:`scrub` removes it (and any ``user:password@`` in URLs) from every
-piece of git output that reaches a log line or an exception.
+:mod:`shunter.git.runner`); :func:`scrub` removes it from every piece of git output that reaches
+a log line or an exception, on top of the process-wide redaction of
+:mod:`shunter._internal.redaction` (every value read from a Secret, and URL credentials).
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
+from shunter._internal.redaction import MASK, redact, secret_forms
+
 __all__ = [
-    "MIN_SCRUB_LENGTH",
     "REDACTED",
     "RepoCredentials",
     "scrub",
-    "secret_variants",
     "url_passwords",
 ]
 
-REDACTED = "***"
-#: Secrets shorter than this are not searched for in text (they would blank out ordinary words).
-MIN_SCRUB_LENGTH = 4
+REDACTED = MASK
 
 # scheme://user:password@  (also matches when the password part is empty)
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s@:]*):([^/\s@]*)@")
@@ -43,31 +42,19 @@ class RepoCredentials:
         return f"RepoCredentials(username={self.username!r}, password=SecretStr('**********'))"
 
     def secrets(self) -> tuple[str, ...]:
-        """The strings that must never appear in logs, errors or argv."""
-        return secret_variants(self.password.get_secret_value())
-
-
-def secret_variants(secret: str) -> tuple[str, ...]:
-    """``secret`` as it may appear in text: raw, percent-encoded (URL userinfo), form-encoded."""
-    if not secret:
-        return ()
-    variants = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
-    # Longest first, so that a variant that contains another one is replaced whole.
-    return tuple(sorted(variants, key=len, reverse=True))
+        """The password in every spelling that must never appear in logs, errors or argv."""
+        password = self.password.get_secret_value()
+        return tuple(sorted(secret_forms(password), key=len, reverse=True)) if password else ()
 
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with every secret replaced by ``***`` and URL passwords masked.
+    """``text`` redacted (:func:`shunter._internal.redaction.redact`), ``secrets`` masked too.
 
-    ``secrets`` are literal strings (see :meth:`RepoCredentials.secrets`); ones shorter than
-    :data:`MIN_SCRUB_LENGTH` are ignored. Independently of ``secrets``, the password part of any
-    ``scheme://user:password@host`` is replaced, so credentials that a user embedded in a URL
-    never show either.
+    ``secrets`` are literal strings (see :meth:`RepoCredentials.secrets`); short ones (under
+    :data:`shunter._internal.redaction.MIN_SECRET_LENGTH`) are ignored. Whatever the
+    ``secrets``, URLs lose their credentials.
     """
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) >= MIN_SCRUB_LENGTH:
-            text = text.replace(secret, REDACTED)
-    return _URL_USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
+    return redact(text, secrets)
 
 
 def url_passwords(text: str) -> list[str]:

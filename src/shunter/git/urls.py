@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import urllib.parse
 
+from shunter._internal.redaction import redact_url
+
 __all__ = ["has_embedded_password", "normalize_git_url", "redact_url"]
 
 _SCP = re.compile(r"^((?:[\w-]+@)?[\w-]+(?:\.[\w-]+)*)(?::(.*))?$", re.ASCII)
@@ -51,19 +53,6 @@ def normalize_git_url(url: str) -> str:
     user_host, path = match.group(1), match.group(2) or ""
     path = _trim_path(path.split("?", 1)[0].split("#", 1)[0])
     return f"ssh://{user_host}/{path}" if path else f"ssh://{user_host}"
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the password of its userinfo (if any) replaced by ``***``."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return url
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    user = parts.username or ""
-    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def has_embedded_password(url: str) -> bool:

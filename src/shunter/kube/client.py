@@ -9,6 +9,11 @@ be reached is a :class:`KubeError` without a status.
 
 Writes carry the field manager ``shunter``. :meth:`KubeClient.list_page` and
 :meth:`KubeClient.watch` are the building blocks of the informers (:mod:`shunter.kube.informer`).
+
+The client is where Secrets enter the operator and where statuses and Events leave it, so it is
+the choke point of redaction (:mod:`shunter._internal.redaction`): every Secret it receives (a
+GET, a LIST, a watch event, whoever asked) is registered, and every status and Event it writes
+has every registered value (and URL credentials) masked.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from urllib.parse import quote
 import aiohttp
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+from shunter._internal.redaction import redact_data, register_secret_object
 from shunter.kube.config import (
     ConfigException,
     ConfigLoader,
@@ -143,6 +149,38 @@ def _items(answer: JSON) -> list[JSON]:
     return [item for item in answer.get("items") or [] if isinstance(item, dict)]
 
 
+def _register_secrets(answer: Any) -> None:
+    """Register the Secrets in an API answer (a Secret, a SecretList, or neither)."""
+    if not isinstance(answer, dict):
+        return
+    kind = answer.get("kind")
+    if kind == "Secret":
+        register_secret_object(answer)
+    elif kind == "SecretList":
+        for item in answer.get("items") or []:
+            if isinstance(item, dict):
+                register_secret_object(item)
+
+
+def _redacted_status(body: Mapping[str, Any]) -> JSON:
+    """``body`` with its ``status`` redacted (the rest is identity and must stay as is)."""
+    out = dict(body)
+    if "status" in out:
+        out["status"] = redact_data(out["status"])
+    return out
+
+
+def _redacted_event(body: Mapping[str, Any]) -> JSON:
+    out = dict(body)
+    for key in ("message", "note", "reason", "action"):
+        if isinstance(out.get(key), str):
+            out[key] = redact_data(out[key])
+    metadata = out.get("metadata")
+    if isinstance(metadata, Mapping) and isinstance(metadata.get("annotations"), Mapping):
+        out["metadata"] = {**metadata, "annotations": redact_data(metadata["annotations"])}
+    return out
+
+
 class KubeClient:
     """Typed async access to the Kubernetes API (one connection pool, one event loop)."""
 
@@ -260,7 +298,9 @@ class KubeClient:
             await asyncio.sleep(_retry_delay(retry_after))
         if not 200 <= status < 300:
             raise _error(status, reason, data, what)
-        return _object(data, what)
+        answer = _object(data, what)
+        _register_secrets(answer)
+        return answer
 
     # -- informer building blocks ----------------------------------------------------------
 
@@ -330,6 +370,7 @@ class KubeClient:
                         status = event.get("object") or {}
                         code = int(status.get("code") or 500)
                         raise _error(code, str(status.get("reason") or ""), line, what)
+                    _register_secrets(event.get("object"))
                     yield event
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise KubeError(f"{what}: {type(exc).__name__}: {exc}") from None
@@ -420,13 +461,13 @@ class KubeClient:
         group: str = KARGO_GROUP,
         version: str = KARGO_VERSION,
     ) -> JSON:
-        """JSON-merge-patch a custom object (its ``status`` subresource when ``status``)."""
+        """JSON-merge-patch a custom object (its redacted ``status`` when ``status``)."""
         sub = "status" if status else None
         return await self.request(
             "PATCH",
             resource_path(group, version, plural, namespace=namespace, name=name, subresource=sub),
             f"patch {plural}.{group} {namespace}/{name}{'/status' if status else ''}",
-            body=dict(patch),
+            body=_redacted_status(patch) if status else dict(patch),
             content_type=_MERGE_PATCH,
         )
 
@@ -441,14 +482,14 @@ class KubeClient:
         version: str = KARGO_VERSION,
     ) -> JSON:
         """Replace a custom object's whole ``status`` (``body`` carries ``resourceVersion``, so a
-        stale write fails with :class:`ConflictError`)."""
+        stale write fails with :class:`ConflictError`); the status is redacted."""
         return await self.request(
             "PUT",
             resource_path(
                 group, version, plural, namespace=namespace, name=name, subresource="status"
             ),
             f"update {plural}.{group} {namespace}/{name}/status",
-            body=dict(body),
+            body=_redacted_status(body),
         )
 
     async def delete_custom(
@@ -529,13 +570,13 @@ class KubeClient:
         group: str = KARGO_GROUP,
         version: str = KARGO_VERSION,
     ) -> JSON:
-        """JSON-merge-patch a cluster-scoped custom object (or its status)."""
+        """JSON-merge-patch a cluster-scoped custom object (or its status, redacted)."""
         sub = "status" if status else None
         return await self.request(
             "PATCH",
             resource_path(group, version, plural, name=name, subresource=sub),
             f"patch {plural}.{group} {name}{'/status' if status else ''}",
-            body=dict(patch),
+            body=_redacted_status(patch) if status else dict(patch),
             content_type=_MERGE_PATCH,
         )
 
@@ -569,9 +610,11 @@ class KubeClient:
         return await self.request("GET", path, f"get configmap {namespace}/{name}")
 
     async def create_event(self, namespace: str, body: Mapping[str, Any]) -> JSON:
-        """Create a core/v1 Event."""
+        """Create a core/v1 Event (its texts and annotations redacted)."""
         path = resource_path("", "v1", "events", namespace=namespace)
-        return await self.request("POST", path, f"create event in {namespace}", body=dict(body))
+        return await self.request(
+            "POST", path, f"create event in {namespace}", body=_redacted_event(body)
+        )
 
     # -- CustomResourceDefinitions (apiextensions.k8s.io/v1) -------------------------------
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from shunter._internal.redaction import install_log_redaction
 from shunter.api.v1alpha1 import labels as lbl
 from shunter.cache import (
     ANALYSIS_RUNS,
@@ -85,6 +86,7 @@ class Operator:
     ) -> None:
         self.config = config
         self.kube = kube
+        install_log_redaction()
         load_builtin_steps()
         self.cache = KargoCache()
         self.feed = CacheFeed(

@@ -38,6 +38,7 @@ from typing import Literal, Protocol, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from shunter._internal.redaction import redact_url
 from shunter.api.v1alpha1.warehouse import (
     ChartDiscoveryResult,
     ChartSubscription,
@@ -95,9 +96,8 @@ _Result = GitDiscoveryResult | ImageDiscoveryResult | ChartDiscoveryResult
 
 
 def _label(kind: str, repo_url: str, name: str | None) -> str:
-    return (
-        f"{kind} subscription {name!r} ({repo_url})" if name else f"{kind} subscription {repo_url}"
-    )
+    url = redact_url(repo_url)
+    return f"{kind} subscription {name!r} ({url})" if name else f"{kind} subscription {url}"
 
 
 async def _labelled(label: str, work: Awaitable[_T]) -> _T:

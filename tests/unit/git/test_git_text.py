@@ -10,7 +10,6 @@ from shunter.git import (
     RepoCredentials,
     check_commit_id,
     check_ref_name,
-    has_embedded_password,
     normalize_git_url,
     redact_url,
     scrub,
@@ -26,13 +25,19 @@ class TestScrub:
         assert "p%40ss" not in out
         assert out.count("***") == 3
 
-    def test_masks_url_userinfo_without_knowing_the_secret(self) -> None:
+    def test_drops_url_userinfo_without_knowing_the_secret(self) -> None:
         out = scrub("fatal: unable to access 'https://user:hunter22@git.example.com/r.git/'")
         assert "hunter22" not in out
-        assert "https://user:***@git.example.com/r.git/" in out
+        assert "https://git.example.com/r.git/" in out
 
-    def test_keeps_username_only_urls_and_short_secrets(self) -> None:
-        assert scrub("https://user@host/x", ["abc"]) == "https://user@host/x"
+    def test_a_token_given_as_user_name_is_dropped_too(self) -> None:
+        assert scrub("see http://ghp_T0KEN@host/x") == "see http://host/x"
+
+    def test_ssh_keeps_its_user_but_not_a_password(self) -> None:
+        assert scrub("ssh://git@host/x") == "ssh://git@host/x"
+        assert scrub("ssh://git:pw@host/x") == "ssh://git:***@host/x"
+
+    def test_keeps_short_secrets(self) -> None:
         assert scrub("a cab", ["ab"]) == "a cab"
 
     def test_repr_hides_the_password(self) -> None:
@@ -58,12 +63,10 @@ def test_normalize_git_url(url: str, normalised: str) -> None:
     assert normalize_git_url(url) == normalised
 
 
-def test_redact_url_and_embedded_password() -> None:
-    assert redact_url("https://u:pw@h/x.git") == "https://u:***@h/x.git"
-    assert redact_url("https://u@h/x.git") == "https://u@h/x.git"
-    assert has_embedded_password("https://u:pw@h/x.git")
-    assert not has_embedded_password("https://u@h/x.git")
-    assert not has_embedded_password("https://h/x.git")
+def test_redact_url_drops_http_userinfo() -> None:
+    assert redact_url("https://u:pw@h/x.git") == "https://h/x.git"
+    assert redact_url("https://TOKEN@h/x.git") == "https://h/x.git"
+    assert redact_url("https://h/x.git") == "https://h/x.git"
 
 
 @pytest.mark.parametrize("name", ["main", "stage/prod", "kargo/promotion/p-1", "v1.2.3", "a_b"])
