@@ -57,6 +57,7 @@ __all__ = [
     "GitRequestKind",
     "GitServer",
     "GitServerError",
+    "TreeEntry",
 ]
 
 _log = logging.getLogger(__name__)
@@ -83,6 +84,30 @@ class GitRequestKind(StrEnum):
     UPLOAD_PACK = "upload-pack"  # POST git-upload-pack (ls-refs and fetch)
     RECEIVE_PACK = "receive-pack"  # POST git-receive-pack (a push)
     OTHER = "other"  # dumb-protocol files and anything else
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    """One entry of a tree for :meth:`GitServer.commit_entries`: a mode and a blob or an id."""
+
+    mode: str
+    content: bytes = b""
+    oid: str | None = None
+
+    @classmethod
+    def file(cls, content: str | bytes, *, executable: bool = False) -> TreeEntry:
+        data = content.encode() if isinstance(content, str) else content
+        return cls("100755" if executable else "100644", data)
+
+    @classmethod
+    def symlink(cls, target: str) -> TreeEntry:
+        """A symbolic link to ``target`` (any path, inside the repository or not)."""
+        return cls("120000", target.encode())
+
+    @classmethod
+    def gitlink(cls, commit: str) -> TreeEntry:
+        """A submodule entry pinned at ``commit`` (pair it with a ``.gitmodules`` file)."""
+        return cls("160000", oid=commit)
 
 
 @dataclass(frozen=True)
@@ -496,6 +521,54 @@ class GitServer:
             self._git("commit", "--quiet", "--allow-empty", "-m", message, cwd=work)
             self._git("push", "--quiet", "origin", f"HEAD:refs/heads/{branch}", cwd=work)
             return self._git("rev-parse", "HEAD", cwd=work).decode().strip()
+
+    def commit_entries(
+        self,
+        name: str,
+        entries: Mapping[str, TreeEntry],
+        *,
+        branch: str = "main",
+        message: str = "Update entries",
+    ) -> str:
+        """Commit raw tree entries to ``branch`` (on top of its tip, if any); return the sha.
+
+        Unlike :meth:`commit_files`, nothing is checked out: any entry git can store is
+        committed as given, e.g. a symbolic link to ``/etc`` (:meth:`TreeEntry.symlink`) or a
+        submodule (:meth:`TreeEntry.gitlink`) - what a hostile repository holds.
+        """
+        bare = self.repo_path(name)
+        if not bare.is_dir():
+            raise GitServerError(f"repository {self._normalise(name)!r} does not exist")
+        with tempfile.TemporaryDirectory(prefix="index-", dir=self._home) as tmp:
+            env = {**self._git_env(), "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+
+            def git(*args: str, data: bytes | None = None) -> str:
+                result = subprocess.run(
+                    ["git", "--git-dir", str(bare), *args],
+                    env=env,
+                    input=data,
+                    capture_output=True,
+                    check=False,
+                )
+                if result.returncode != 0:
+                    raise GitServerError(
+                        f"git {args[0]} failed: {result.stderr.decode('utf-8', 'replace')}"
+                    )
+                return result.stdout.decode().strip()
+
+            parent = branch in self.branches(name)
+            if parent:
+                git("read-tree", f"refs/heads/{branch}")
+            for path, entry in entries.items():
+                oid = entry.oid or git("hash-object", "-w", "--stdin", data=entry.content)
+                git("update-index", "--add", "--cacheinfo", f"{entry.mode},{oid},{path}")
+            tree = git("write-tree")
+            args = ["commit-tree", tree, "-m", message]
+            if parent:
+                args += ["-p", f"refs/heads/{branch}"]
+            sha = git(*args)
+            git("update-ref", f"refs/heads/{branch}", sha)
+            return sha
 
     def create_tag(self, name: str, tag: str, rev: str = "main", message: str | None = None) -> str:
         """Create tag ``tag`` at ``rev`` (annotated when ``message`` is given); return its sha."""

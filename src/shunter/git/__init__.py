@@ -23,7 +23,12 @@ from shunter.git.errors import (
 )
 from shunter.git.refs import check_commit_id, check_ref_name
 from shunter.git.repo import BareRepo, GitIdentity, Timeouts, WorkTree
-from shunter.git.urls import has_embedded_password, normalize_git_url, redact_url
+from shunter.git.urls import (
+    check_repo_url,
+    normalize_git_url,
+    redact_url,
+    repo_url_problem,
+)
 
 __all__ = [
     "BareRepo",
@@ -44,8 +49,9 @@ __all__ = [
     "WorkTree",
     "check_commit_id",
     "check_ref_name",
-    "has_embedded_password",
+    "check_repo_url",
     "normalize_git_url",
     "redact_url",
+    "repo_url_problem",
     "scrub",
 ]

@@ -34,7 +34,7 @@ from shunter.git.errors import (
 )
 from shunter.git.refs import check_commit_id, check_ref_name
 from shunter.git.runner import GitResult, command_error, run_git
-from shunter.git.urls import has_embedded_password, redact_url
+from shunter.git.urls import redact_url, repo_url_problem
 
 __all__ = ["BARE_DIR", "HOME_KEY", "BareRepo", "GitIdentity", "Timeouts", "WorkTree"]
 
@@ -222,17 +222,14 @@ class BareRepo(_Repo):
         """Clone ``url`` bare into a new home folder under ``base_dir``.
 
         Raises:
-            GitError: the URL embeds a password (credentials belong in ``credentials``).
+            GitError: the URL is not allowed (see :func:`shunter.git.urls.check_repo_url`: a
+                local path, another transport, or a password in it).
             GitAuthenticationError: the remote refused the credentials.
             GitCommandError: the clone failed otherwise.
         """
-        if has_embedded_password(url):
-            raise GitError(
-                f"repository URL {redact_url(url)} embeds a password; "
-                "give credentials separately instead"
-            )
-        if url.startswith("-"):
-            raise GitError(f"invalid repository URL {url!r}")
+        problem = repo_url_problem(url)
+        if problem is not None:
+            raise GitError(problem)
         home = _make_home(base_dir)
         repo = cls(
             path=home / BARE_DIR,

@@ -1,4 +1,11 @@
-"""Git repository URLs: Kargo's normalisation (for comparisons) and credential redaction.
+"""Git repository URLs: which ones may be used, Kargo's normalisation, credential redaction.
+
+:func:`check_repo_url` is the one policy for every repository URL that enters the operator (the
+``git-clone`` step, Warehouse git subscriptions, :meth:`shunter.git.BareRepo.clone`): only
+``https://``, ``http://``, ``ssh://`` and scp-style ``[user@]host:path`` remotes, never a local
+path, ``file://`` or another transport (``ext::``, ``fd::``, ``git://``), and no password in the
+URL (credentials belong in Secrets). The git runner enforces the same transports on git's side
+(``protocol.allow``), which also covers submodules.
 
 :func:`normalize_git_url` mirrors Kargo's ``normGit``: two spellings of one repository
 (``https://GitHub.com/org/repo.git/`` and ``https://github.com/org/repo``) normalise to the same
@@ -12,9 +19,30 @@ import urllib.parse
 
 from shunter._internal.redaction import redact_url
 
-__all__ = ["has_embedded_password", "normalize_git_url", "redact_url"]
+__all__ = [
+    "ALLOWED_SCHEMES",
+    "check_repo_url",
+    "normalize_git_url",
+    "redact_url",
+    "repo_url_problem",
+]
 
 _SCP = re.compile(r"^((?:[\w-]+@)?[\w-]+(?:\.[\w-]+)*)(?::(.*))?$", re.ASCII)
+#: The URL schemes a repository URL may use (besides the scp-style ``[user@]host:path``).
+ALLOWED_SCHEMES = ("https", "http", "ssh")
+#: ``[user@]host:path``: git's scp-like syntax (a colon before any slash; ``host::x`` is git's
+#: ``transport::address`` syntax and is not scp-like).
+_SCP_LIKE = re.compile(
+    r"(?:[A-Za-z0-9._~%+-]+@)?(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+    r":(?!:)[^\x00-\x20\x7f]*",
+    re.ASCII,
+)
+_ALLOWED = (
+    "only https://, http://, ssh:// and scp-style (user@host:path) repository URLs are allowed"
+)
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://", re.ASCII)
+#: git's ``<transport>::<address>`` (remote helpers such as ``ext::``).
+_TRANSPORT = re.compile(r"[A-Za-z0-9+.-]+::", re.ASCII)
 
 
 def _sanitize(url: str) -> str:
@@ -55,9 +83,39 @@ def normalize_git_url(url: str) -> str:
     return f"ssh://{user_host}/{path}" if path else f"ssh://{user_host}"
 
 
-def has_embedded_password(url: str) -> bool:
-    """Whether ``url`` carries ``user:password@`` (refused: credentials belong in Secrets)."""
-    try:
-        return urllib.parse.urlsplit(url).password is not None
-    except ValueError:
-        return False
+def repo_url_problem(url: str) -> str | None:
+    """Why ``url`` may not be used as a git remote, or None when it may (see the module doc)."""
+    shown = redact_url(url)
+    if not url or url != url.strip() or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
+        return f"{shown!r} is not a repository URL (empty, or with spaces or control characters)"
+    if url.startswith("-"):
+        return f"{shown!r} is not a repository URL"
+    scheme = _SCHEME.match(url)
+    if scheme is not None:
+        name = scheme.group(1).lower()
+        if name not in ALLOWED_SCHEMES:
+            return f"{shown} uses the {name}:// transport; {_ALLOWED}"
+        try:
+            parts = urllib.parse.urlsplit(url)
+            host = parts.hostname
+            _ = parts.port
+        except ValueError:
+            return f"{shown} is not a valid URL"
+        if not host:
+            return f"{shown} names no host"
+        if parts.password is not None:
+            return f"{shown} embeds a password: store credentials in a Secret instead"
+        return None
+    if _TRANSPORT.match(url):
+        return f"{shown!r} uses git's transport::address syntax; {_ALLOWED}"
+    if _SCP_LIKE.fullmatch(url) is None:
+        return f"{shown!r} is a local path; {_ALLOWED}"
+    return None
+
+
+def check_repo_url(url: str) -> str:
+    """``url`` if it may be used as a git remote, else a :class:`ValueError` saying why."""
+    problem = repo_url_problem(url)
+    if problem is not None:
+        raise ValueError(problem)
+    return url

@@ -56,6 +56,7 @@ from shunter.git import (
     GitUnreachableError,
     RepoCredentials,
     redact_url,
+    repo_url_problem,
 )
 from shunter.git.runner import run_git, tls_config
 from shunter.registries.auth import BasicCredentials
@@ -244,15 +245,9 @@ class _Plan:
 
 
 def _compile(sub: GitSubscription) -> _Plan:
-    url = sub.repo_url
-    if url.startswith("-"):
-        raise InvalidSubscriptionError(f"{url!r} is not a git repository URL")
-    if "://" in url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
-        userinfo = url.split("://", 1)[1].split("@", 1)[0]
-        if ":" in userinfo:
-            raise InvalidSubscriptionError(
-                f"{redact_url(url)} embeds a password; credentials belong in a Secret"
-            )
+    problem = repo_url_problem(sub.repo_url)
+    if problem is not None:
+        raise InvalidSubscriptionError(f"repoURL: {problem}")
     try:
         tag_filter = TagFilter.build(
             sub.allow_tags_regexes, sub.ignore_tags_regexes, sub.allow_tags, sub.ignore_tags

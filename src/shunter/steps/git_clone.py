@@ -22,7 +22,7 @@ from shunter.git import (
     GitError,
     check_commit_id,
     check_ref_name,
-    has_embedded_password,
+    check_repo_url,
     redact_url,
 )
 from shunter.promotion.registry import register
@@ -86,6 +86,8 @@ class GitCloneConfig(StepConfig):
     author: GitAuthorConfig | None = None
     checkout: Annotated[list[GitCheckoutConfig], Field(min_length=1)]
 
+    _url = field_validator("repo_url")(check_repo_url)
+
     @model_validator(mode="after")
     def _unique_aliases(self) -> GitCloneConfig:
         seen: set[str] = set()
@@ -112,10 +114,6 @@ class GitCloneStep:
             raise TerminalStepError("git-clone: unexpected config type")
         url = config.repo_url
         shown = redact_url(url)
-        if has_embedded_password(url):
-            raise TerminalStepError(
-                f"repoURL {shown} embeds a password: store credentials in a Secret instead"
-            )
         targets = self._targets(ctx, config)
         author = identity(ctx, config.author)
         credentials = await repo_credentials(ctx, url)

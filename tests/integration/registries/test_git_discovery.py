@@ -280,6 +280,17 @@ async def test_git_errors(
         )
 
 
+@pytest.mark.parametrize("spelling", ["file://{path}", "{path}", "ext::git %G{path}"])
+async def test_local_repositories_are_refused(
+    git_work: Any, discoverer: Discoverer, spelling: str
+) -> None:
+    """A subscription the API would refuse (say, written before the CRD was updated) is refused
+    again before git runs, so no Warehouse can read a repository on the operator's disk."""
+    sub = GitSubscription.model_construct(repo_url=spelling.format(path=git_work.bare))
+    with pytest.raises(InvalidSubscriptionError, match=r"repoURL: .*only https://"):
+        await discoverer.discover_git(sub, None)
+
+
 async def test_stopped_git_server_is_unreachable(tmp_path: Path, discoverer: Discoverer) -> None:
     with GitServer(users={"u": "p-Secret-1"}) as server:
         url = server.create_repo("team/gone", {"a": "1"})

@@ -10,8 +10,10 @@ from shunter.git import (
     RepoCredentials,
     check_commit_id,
     check_ref_name,
+    check_repo_url,
     normalize_git_url,
     redact_url,
+    repo_url_problem,
     scrub,
 )
 
@@ -67,6 +69,56 @@ def test_redact_url_drops_http_userinfo() -> None:
     assert redact_url("https://u:pw@h/x.git") == "https://h/x.git"
     assert redact_url("https://TOKEN@h/x.git") == "https://h/x.git"
     assert redact_url("https://h/x.git") == "https://h/x.git"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/org/repo.git",
+        "http://127.0.0.1:8080/org/repo.git",
+        "HTTPS://GitHub.com/org/repo",
+        "ssh://git@github.com/org/repo.git",
+        "ssh://git@[::1]:2222/org/repo.git",
+        "git@github.com:org/repo.git",
+        "github.com:org/repo.git",
+        "user@[::1]:org/repo",
+        "https://user@host/repo",
+    ],
+)
+def test_allowed_repo_urls(url: str) -> None:
+    assert repo_url_problem(url) is None
+    assert check_repo_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("file:///etc/repo.git", "file:// transport"),
+        ("FILE:///etc/repo.git", "file:// transport"),
+        ("/srv/git/repo.git", "is a local path"),
+        ("./repo", "is a local path"),
+        ("../repo.git", "is a local path"),
+        ("repo", "is a local path"),
+        ("~/repo", "is a local path"),
+        ("ext::sh -c touch% /tmp/pwned", "transport::address"),
+        ("fd::3", "transport::address"),
+        ("git://example.com/repo.git", "git:// transport"),
+        ("ftp://example.com/repo.git", "ftp:// transport"),
+        ("https://user:secret@example.com/repo.git", "embeds a password"),
+        ("https:///repo.git", "names no host"),
+        ("-uhttps://x", "is not a repository URL"),
+        ("", "is not a repository URL"),
+        (" https://example.com/r", "is not a repository URL"),
+        ("https://example.com/r\n", "is not a repository URL"),
+    ],
+)
+def test_refused_repo_urls(url: str, reason: str) -> None:
+    problem = repo_url_problem(url.replace("\\n", "\n"))
+    assert problem is not None
+    assert reason in problem
+    assert "secret" not in problem
+    with pytest.raises(ValueError, match=r"repository URL|transport|password|host"):
+        check_repo_url(url.replace("\\n", "\n"))
 
 
 @pytest.mark.parametrize("name", ["main", "stage/prod", "kargo/promotion/p-1", "v1.2.3", "a_b"])

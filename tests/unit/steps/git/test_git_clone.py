@@ -14,6 +14,7 @@ from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import GitAuthor, StepError, TerminalStepError
 from shunter.steps.git_clone import GitCloneConfig, GitCloneStep
+from shunter_devenv.gitserver import TreeEntry
 
 
 def test_registered() -> None:
@@ -70,7 +71,10 @@ class TestConfig:
 
     def test_empty_strings_mean_absent(self) -> None:
         config = GitCloneConfig.model_validate(
-            {"repoURL": "u", "checkout": [{"path": "a", "branch": "", "commit": "", "tag": "x"}]}
+            {
+                "repoURL": "https://example.com/r.git",
+                "checkout": [{"path": "a", "branch": "", "commit": "", "tag": "x"}],
+            }
         )
         assert config.checkout[0].branch is None
         assert config.checkout[0].tag == "x"
@@ -78,7 +82,10 @@ class TestConfig:
     def test_duplicate_aliases(self) -> None:
         with pytest.raises(ValidationError, match="duplicate checkout alias"):
             GitCloneConfig.model_validate(
-                {"repoURL": "u", "checkout": [{"path": "a", "as": "x"}, {"path": "b", "as": "x"}]}
+                {
+                    "repoURL": "git@example.com:r.git",
+                    "checkout": [{"path": "a", "as": "x"}, {"path": "b", "as": "x"}],
+                }
             )
 
 
@@ -210,8 +217,54 @@ class TestPathSafety:
             await kit.run(GitCloneStep(), ctx, {"repoURL": url, "checkout": [{"path": "link/src"}]})
         assert list(outside.iterdir()) == []
 
-    async def test_password_in_url_is_refused(self, kit: Any) -> None:
+    def test_password_in_url_is_refused(self, kit: Any, config_error: Any) -> None:
         url = kit.server.url("team/x").replace("http://", "http://alice:url-embedded-pw@")
-        with pytest.raises(TerminalStepError, match="embeds a password") as caught:
-            await kit.run(GitCloneStep(), kit.ctx(), {"repoURL": url, "checkout": [{"path": "s"}]})
-        assert "url-embedded-pw" not in str(caught.value)
+        message = config_error(GitCloneStep, {"repoURL": url, "checkout": [{"path": "s"}]})
+        assert "repoURL" in message
+        assert "embeds a password" in message
+        assert "url-embedded-pw" not in message
+
+
+class TestURLPolicy:
+    @pytest.mark.parametrize(
+        "repo",
+        ["file://{source}", "{source}", "ext::git %G{source}", "git://127.0.0.1:1/x.git"],
+    )
+    def test_local_and_other_transports_are_refused_with_the_field_named(
+        self, kit: Any, config_error: Any, repo: str
+    ) -> None:
+        source = kit.tmp_path / "local.git"
+        message = config_error(
+            GitCloneStep,
+            {"repoURL": repo.format(source=source), "checkout": [{"path": "s"}]},
+        )
+        assert message.startswith("config.repoURL")
+        assert "only https://, http://, ssh:// and scp-style" in message
+
+    @pytest.mark.parametrize("spelling", ["{local}", "file://{local}"])
+    async def test_a_submodule_on_a_local_path_is_not_fetched(
+        self, kit: Any, name: str, spelling: str
+    ) -> None:
+        local = kit.tmp_path / f"{name}-local"
+        kit.git(kit.tmp_path, "init", "--quiet", str(local))
+        (local / "secret.txt").write_text("operator's disk\n")
+        kit.git(local, "add", "secret.txt")
+        kit.git(local, "-c", "user.name=x", "-c", "user.email=x@x", "commit", "-qm", "local")
+        pinned = kit.git(local, "rev-parse", "HEAD")
+        url = kit.server.create_repo(name, {"a.txt": "1"})
+        gitmodules = f'[submodule "inner"]\n\tpath = inner\n\turl = {spelling}\n'
+        kit.server.commit_entries(
+            name,
+            {
+                ".gitmodules": TreeEntry.file(gitmodules.format(local=local)),
+                "inner": TreeEntry.gitlink(pinned),
+            },
+        )
+        ctx = kit.alice_ctx(url)
+        with pytest.raises(StepError, match="transport 'file' not allowed"):
+            await kit.run(
+                GitCloneStep(),
+                ctx,
+                {"repoURL": url, "recurseSubmodules": True, "checkout": [{"path": "src"}]},
+            )
+        assert not list(ctx.work_dir.rglob("secret.txt"))
