@@ -2,7 +2,8 @@
 
 Kargo's rule: the first ProjectConfig ``promotionPolicies`` entry whose selector matches the
 Stage decides; no ProjectConfig or no match means auto-promotion is off. A selector matches by
-name (exact, ``glob:<pattern>``, ``regex:``/``regexp:<pattern>``) AND labels. shunter also
+name (exact, ``glob:<pattern>``, ``regex:``/``regexp:<pattern>``: Go regexp syntax, matched
+with RE2 as Kargo does, so a pattern cannot backtrack for ever) AND labels. shunter also
 reads the legacy ``Project.spec.promotionPolicies`` (exact Stage names), used only when the
 project has no ProjectConfig.
 """
@@ -10,7 +11,7 @@ project has no ProjectConfig.
 from __future__ import annotations
 
 import fnmatch
-import re
+import functools
 from collections.abc import Mapping
 
 from shunter.api.v1alpha1.project import (
@@ -20,8 +21,14 @@ from shunter.api.v1alpha1.project import (
     ProjectConfig,
     PromotionPolicy,
 )
+from shunter.registries.patterns import BadPatternError, GoRegexp
 
 __all__ = ["auto_promotion_enabled", "label_selector_matches", "stage_name_matches"]
+
+
+@functools.lru_cache(maxsize=256)
+def _regexp(pattern: str) -> GoRegexp:
+    return GoRegexp(pattern)
 
 
 def stage_name_matches(pattern: str, name: str) -> bool:
@@ -31,8 +38,8 @@ def stage_name_matches(pattern: str, name: str) -> bool:
     for prefix in ("regex:", "regexp:"):
         if pattern.startswith(prefix):
             try:
-                return re.search(pattern.removeprefix(prefix), name) is not None
-            except re.error:
+                return _regexp(pattern.removeprefix(prefix)).search(name)
+            except BadPatternError:
                 return False
     return pattern == name
 

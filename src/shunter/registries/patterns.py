@@ -243,7 +243,8 @@ def glob_to_regex(pattern: str) -> str:
         index += 1
     if depth:
         raise BadPatternError("unterminated {alternatives}")
-    return "".join(out)
+    # (?s): a file name may hold a newline, and "**" must match across it too.
+    return "(?s:" + "".join(out) + ")"
 
 
 class GlobMatcher:

@@ -14,7 +14,6 @@ copying a directory into itself is refused.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import stat
@@ -22,9 +21,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-import pathspec
+from pathspec import GitIgnoreSpec
 from pydantic import Field
 
+from shunter._internal.threads import checkpoint, run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
@@ -34,6 +34,7 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
+from shunter.steps_support.glob import ignore_spec
 
 __all__ = ["CopyConfig", "CopyStep", "copy_tree"]
 
@@ -48,14 +49,6 @@ class CopyConfig(StepConfig):
     ignore: str | None = Field(
         default=None, min_length=1, description="gitignore-style patterns to leave out."
     )
-
-
-def _spec(ignore: str | None) -> pathspec.GitIgnoreSpec:
-    lines = [".git"]
-    for line in (ignore or "").splitlines():
-        if line.strip() and not line.startswith("#"):
-            lines.append(line)
-    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _refuse_link(path: Path, shown: str) -> None:
@@ -74,9 +67,7 @@ def _copy_file(src: Path, dest: Path, shown: str) -> None:
     dest.chmod(mode)
 
 
-def _copy_dir(
-    src: Path, dest: Path, domain: Path, spec: pathspec.GitIgnoreSpec, shown: str
-) -> None:
+def _copy_dir(src: Path, dest: Path, domain: Path, spec: GitIgnoreSpec, shown: str) -> None:
     _refuse_link(dest, shown)
     if dest.exists() and not dest.is_dir():
         raise TerminalStepError(f"destination {shown!r} exists and is not a directory")
@@ -85,6 +76,7 @@ def _copy_dir(
     with os.scandir(src) as entries:
         children = sorted(entries, key=lambda e: e.name)
     for entry in children:
+        checkpoint()
         if entry.is_symlink():
             continue
         child = Path(entry.path)
@@ -101,7 +93,7 @@ def _copy_dir(
 
 def copy_tree(src: Path, dest: Path, ignore: str | None, shown_dest: str) -> None:
     """Copy ``src`` (file or directory, already resolved) to ``dest`` (already resolved)."""
-    spec = _spec(ignore)
+    spec = ignore_spec(ignore)
     if src.is_dir():
         if dest == src or dest.is_relative_to(src):
             raise TerminalStepError("cannot copy a directory into itself")
@@ -144,5 +136,5 @@ class CopyStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Copy ``inPath`` to ``outPath``."""
         cfg = CopyConfig.model_validate(config)
-        await asyncio.to_thread(_run, ctx, cfg)
+        await run_in_thread(_run, ctx, cfg)
         return StepResult(status=PromotionStepStatus.SUCCEEDED)

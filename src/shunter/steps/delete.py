@@ -11,7 +11,6 @@ be deleted.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import posixpath
 import shutil
@@ -21,6 +20,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, model_validator
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
@@ -119,5 +119,5 @@ class DeleteStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Delete the configured paths."""
         cfg = DeleteConfig.model_validate(config)
-        await asyncio.to_thread(_run, ctx, cfg)
+        await run_in_thread(_run, ctx, cfg)
         return StepResult(status=PromotionStepStatus.SUCCEEDED)

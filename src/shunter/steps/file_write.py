@@ -12,7 +12,6 @@ refused too.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import posixpath
 from datetime import timedelta
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
@@ -113,5 +113,5 @@ class FileWriteStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Write ``contents`` to ``path``."""
         cfg = FileWriteConfig.model_validate(config)
-        await asyncio.to_thread(_write, ctx, cfg)
+        await run_in_thread(_write, ctx, cfg)
         return StepResult(status=PromotionStepStatus.SUCCEEDED)

@@ -41,6 +41,7 @@ from pydantic import Field, field_validator, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.expressions import ExpressionError, ExpressionSyntaxError, to_plain
 from shunter.expressions.functions.http import HTTPResponse, canonical_header_key
@@ -258,7 +259,7 @@ async def _exchange(ctx: StepContext, cfg: HTTPConfig) -> HTTPResponse:
         raise TerminalStepError(f"invalid URL: {exc}") from None
     if target.scheme not in ("http", "https") or not target.host:
         raise TerminalStepError(f"URL {_shown(cfg.url)!r} must be an http(s) URL with a host")
-    body = await asyncio.to_thread(_request_body, ctx, cfg)
+    body = await run_in_thread(_request_body, ctx, cfg)
     timeout = parse_go_duration(cfg.timeout) if cfg.timeout else DEFAULT_TIMEOUT
     seconds = timeout.total_seconds()
     proxy = cfg.proxy or environment_proxy(target)

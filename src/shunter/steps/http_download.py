@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, field_validator
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.durations import parse_go_duration
 from shunter.promotion.registry import register
@@ -181,7 +182,7 @@ class HTTPDownloadStep:
             raise TerminalStepError(f"invalid URL: {exc}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise TerminalStepError(f"URL {_shown(cfg.url)!r} must be an http(s) URL with a host")
-        target = await asyncio.to_thread(_prepare_target, ctx, cfg)
+        target = await run_in_thread(_prepare_target, ctx, cfg)
         size = await _download(cfg, target, url, self.max_bytes)
         return StepResult(
             status=PromotionStepStatus.SUCCEEDED,

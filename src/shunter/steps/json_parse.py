@@ -14,11 +14,11 @@ expression is terminal.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
@@ -53,6 +53,6 @@ class JSONParseStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Parse the file and evaluate the outputs."""
         cfg = JSONParseConfig.model_validate(config)
-        document = await asyncio.to_thread(_load, ctx, cfg.path)
+        document = await run_in_thread(_load, ctx, cfg.path)
         output = await extract_outputs(ctx, document, cfg.outputs, cfg.path)
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output)

@@ -15,12 +15,12 @@ array for a numeric part); only ``\\.`` and ``\\:`` escapes are accepted in keys
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.edit.json import JsonScalar, JsonUpdateError, set_json_values
 from shunter.promotion.registry import register
@@ -66,7 +66,7 @@ class JSONUpdateStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Apply the updates and describe them in ``commitMessage``."""
         cfg = JSONUpdateConfig.model_validate(config)
-        await asyncio.to_thread(_update_file, ctx, cfg)
+        await run_in_thread(_update_file, ctx, cfg)
         message = update_commit_message(
             cfg.path, [(u.key, u.value) for u in cfg.updates], style="json"
         )

@@ -25,7 +25,6 @@ check looks at the Stage's Warehouse subscriptions (here: at the Freight collect
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 from datetime import timedelta
@@ -38,6 +37,7 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.common import FreightCollection
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.edit.yaml_scalar import plain_is_safe
@@ -325,7 +325,7 @@ class KustomizeSetImageStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Set the images and describe them in ``commitMessage``."""
         cfg = KustomizeSetImageConfig.model_validate(config)
-        applied = await asyncio.to_thread(_update, ctx, cfg)
+        applied = await run_in_thread(_update, ctx, cfg)
         message = commit_message(cfg.path, applied)
         output = {"commitMessage": message} if message else {}
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output)

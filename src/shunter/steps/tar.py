@@ -18,7 +18,6 @@ not recorded.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
 import tarfile
@@ -30,6 +29,7 @@ from typing import IO, Any, ClassVar
 import pathspec
 from pydantic import Field
 
+from shunter._internal.threads import checkpoint, run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
@@ -39,7 +39,8 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
-from shunter.steps.untar import MAX_FILE_BYTES, MAX_TOTAL_BYTES, ignore_spec
+from shunter.steps.untar import MAX_FILE_BYTES, MAX_TOTAL_BYTES
+from shunter.steps_support.glob import ignore_spec
 
 __all__ = ["TarConfig", "TarStep", "create_archive"]
 
@@ -65,6 +66,7 @@ class _Packer:
         self.total = 0
 
     def add(self, path: Path, name: str) -> None:
+        checkpoint()
         if path in self.skip:
             return
         info = path.lstat()
@@ -148,5 +150,5 @@ class TarStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Archive ``inPath`` into ``outPath``."""
         cfg = TarConfig.model_validate(config)
-        await asyncio.to_thread(_run, ctx, cfg)
+        await run_in_thread(_run, ctx, cfg)
         return StepResult(status=PromotionStepStatus.SUCCEEDED)

@@ -14,11 +14,11 @@ renders date-times as Go's ``time.Time`` does, here they are ISO 8601 strings.
 
 from __future__ import annotations
 
-import asyncio
 import tomllib
 from datetime import date, datetime, time, timedelta
 from typing import Any, ClassVar
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
@@ -65,6 +65,6 @@ class TOMLParseStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Parse the file and evaluate the outputs."""
         cfg = TOMLParseConfig.model_validate(config)
-        document = await asyncio.to_thread(_load, ctx, cfg.path)
+        document = await run_in_thread(_load, ctx, cfg.path)
         output = await extract_outputs(ctx, document, cfg.outputs, cfg.path)
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output)

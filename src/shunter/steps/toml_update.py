@@ -17,12 +17,12 @@ when the config is validated; only ``\\.`` and ``\\:`` escapes are accepted in k
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.edit.toml import TomlUpdateError, set_toml_values, toml_value_text
 from shunter.promotion.registry import register
@@ -76,6 +76,6 @@ class TOMLUpdateStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Apply the updates and describe them in ``commitMessage``."""
         cfg = TOMLUpdateConfig.model_validate(config)
-        await asyncio.to_thread(_update_file, ctx, cfg)
+        await run_in_thread(_update_file, ctx, cfg)
         message = toml_commit_message(cfg.path, cfg.updates)
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output={"commitMessage": message})

@@ -24,7 +24,6 @@ are extracted as copies, and ``.git`` is ignored even when ``ignore`` is set.
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import os
 import shutil
@@ -39,6 +38,7 @@ from typing import IO, Any, ClassVar
 import pathspec
 from pydantic import Field
 
+from shunter._internal.threads import checkpoint, run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
@@ -48,6 +48,7 @@ from shunter.promotion.step import (
     StepResult,
     TerminalStepError,
 )
+from shunter.steps_support.glob import ignore_spec
 
 __all__ = [
     "MAX_ENTRIES",
@@ -56,7 +57,6 @@ __all__ = [
     "UntarConfig",
     "UntarStep",
     "extract_archive",
-    "ignore_spec",
     "merge_into",
 ]
 
@@ -81,15 +81,6 @@ class UntarConfig(StepConfig):
 
 class _RefusedError(Exception):
     """The archive is unsafe or too large."""
-
-
-def ignore_spec(ignore: str | None) -> pathspec.GitIgnoreSpec:
-    """``.git`` plus the non-comment lines of ``ignore``, as a gitignore matcher."""
-    lines = [".git"]
-    for line in (ignore or "").splitlines():
-        if line.strip() and not line.startswith("#"):
-            lines.append(line)
-    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def _clean_name(raw: str, what: str) -> list[str]:
@@ -276,6 +267,7 @@ def extract_archive(archive: Path, dest: Path, strip: int = 0, ignore: str | Non
     try:
         with _open_archive(archive) as tar:
             for member in tar:
+                checkpoint()
                 extractor.entry(tar, member)
     except _RefusedError as exc:
         raise TerminalStepError(f"refusing to extract the archive: {exc}") from None
@@ -333,5 +325,5 @@ class UntarStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Extract ``inPath`` into ``outPath``."""
         cfg = UntarConfig.model_validate(config)
-        await asyncio.to_thread(_run, ctx, cfg)
+        await run_in_thread(_run, ctx, cfg)
         return StepResult(status=PromotionStepStatus.SUCCEEDED)

@@ -21,7 +21,6 @@ parent's column, as kyaml writes), not byte for byte like any input.
 
 from __future__ import annotations
 
-import asyncio
 import io
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -31,6 +30,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
@@ -180,6 +180,6 @@ class YAMLMergeStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Merge the inputs into ``outFile`` and describe it in ``commitMessage``."""
         cfg = YAMLMergeConfig.model_validate(config)
-        inputs = await asyncio.to_thread(_run, ctx, cfg)
+        inputs = await run_in_thread(_run, ctx, cfg)
         output = {"commitMessage": _commit_message(inputs, cfg.out_file)} if inputs else {}
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output)

@@ -17,12 +17,12 @@ as Helm's would take it for a bool, number, null or date (Kargo quotes only what
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any, ClassVar
 
 from pydantic import Field
 
+from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.edit.yaml import YamlUpdateError, set_yaml_values
 from shunter.edit.yaml_scalar import ScalarValue
@@ -69,7 +69,7 @@ class YAMLUpdateStep:
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Apply the updates and describe them in ``commitMessage``."""
         cfg = YAMLUpdateConfig.model_validate(config)
-        await asyncio.to_thread(_update_file, ctx, cfg)
+        await run_in_thread(_update_file, ctx, cfg)
         message = update_commit_message(
             cfg.path, [(u.key, u.value) for u in cfg.updates], style="yaml"
         )

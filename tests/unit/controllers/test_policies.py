@@ -26,6 +26,10 @@ def _config(*policies: dict[str, object]) -> ProjectConfig:
         ("regex:^prod-(eu|us)$", "prod-asia", False),
         ("regexp:dev", "my-dev-stage", True),
         ("regex:([", "x", False),
+        # Backtracking regexes: RE2 answers at once where Python's re would run for ages.
+        ("regex:^(a+)+$", "a" * 60 + "!", False),
+        ("regex:^(a|a)*b$", "a" * 60, False),
+        ("regex:(x+x+)+y", "x" * 60, False),
     ],
 )
 def test_stage_name_matches(pattern: str, name: str, expected: bool) -> None:
