@@ -47,6 +47,8 @@ class OperatorConfig:
     probes_address: str = ""
     #: Smallest delay before a Running step is looked at again (Kargo: 10s).
     min_step_requeue_seconds: float = 10.0
+    #: The longest one run of a promotion step may take (seconds); then it is stopped.
+    step_attempt_timeout_seconds: float = 900.0
     #: How soon a failed Warehouse discovery is tried again (seconds).
     discovery_retry_seconds: float = 15.0
     #: Send repository credentials over plain http:// (Kargo refuses by default).
@@ -89,6 +91,9 @@ class OperatorConfig:
             probes_address=env.get("SHUNTER_PROBES_ADDRESS", base.probes_address),
             min_step_requeue_seconds=float(
                 env.get("SHUNTER_MIN_STEP_REQUEUE_SECONDS", base.min_step_requeue_seconds)
+            ),
+            step_attempt_timeout_seconds=float(
+                env.get("SHUNTER_STEP_ATTEMPT_TIMEOUT_SECONDS", base.step_attempt_timeout_seconds)
             ),
             discovery_retry_seconds=float(
                 env.get("SHUNTER_DISCOVERY_RETRY_SECONDS", base.discovery_retry_seconds)

@@ -117,6 +117,7 @@ class Operator:
             registry=DEFAULT_REGISTRY,
             data=data,
             requeue=RequeuePolicy(min_interval=timedelta(seconds=config.min_step_requeue_seconds)),
+            attempt_timeout=timedelta(seconds=config.step_attempt_timeout_seconds),
         )
         enqueue = _Enqueue(self)
         self.projects = ProjectReconciler(kube, self.cache)

@@ -30,6 +30,7 @@ from shunter.api.v1alpha1.promotion import (
 from shunter.promotion.context import PromotionContext
 from shunter.promotion.environment import ResourceFetcher
 from shunter.promotion.orchestrator import (
+    DEFAULT_ATTEMPT_TIMEOUT,
     Clock,
     Orchestrator,
     RunOutcome,
@@ -105,6 +106,7 @@ class Engine:
         clock: Clock = utc_now,
         requeue: RequeuePolicy | None = None,
         controller_actor: str = "controller:promotion-controller",
+        attempt_timeout: timedelta = DEFAULT_ATTEMPT_TIMEOUT,
     ) -> None:
         self._registry = registry
         self._work_root = work_root
@@ -112,7 +114,11 @@ class Engine:
         self._requeue = requeue or RequeuePolicy()
         self._controller_actor = controller_actor
         self._orchestrator = Orchestrator(
-            registry=registry, capabilities=capabilities, data=data, clock=clock
+            registry=registry,
+            capabilities=capabilities,
+            data=data,
+            clock=clock,
+            attempt_timeout=attempt_timeout,
         )
 
     @property

@@ -11,7 +11,11 @@ Owns the per-step state machine of kargo.md 2.1:
 * its output goes to ``state[alias]`` whatever its status (and into ``state[X]`` for steps of a
   task ``X`` whose class sets ``propagates_task_output = True``);
 * terminal errors finish the step at once; other errors count against the error threshold; a
-  Running step is checked against its timeout; any exception from a step is caught.
+  Running step is checked against its timeout; any exception from a step is caught;
+* every run of a step has a deadline: the time left of its timeout, and at most
+  ``attempt_timeout`` (whether or not it has a timeout). A run still going at its deadline is
+  cancelled (work in threads stops at its next checkpoint, programs are killed) and counts as
+  an error, so no Promotion stays Running for ever.
 
 The loop stops at the first step that is still Running (or will be retried) and reports it;
 otherwise it reports the final phase. The working status is saved through the injected
@@ -20,6 +24,7 @@ otherwise it reports the final phase. The working status is saved through the in
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -55,6 +60,7 @@ from shunter.promotion.tasks import alias_namespace
 from shunter.promotion.validation import describe_validation_error
 
 __all__ = [
+    "DEFAULT_ATTEMPT_TIMEOUT",
     "Clock",
     "Orchestrator",
     "RunOutcome",
@@ -70,6 +76,10 @@ _log = logging.getLogger(__name__)
 SaveStatus = Callable[[PromotionStatus], Awaitable[None]]
 #: Current time, timezone-aware.
 Clock = Callable[[], datetime]
+
+
+#: The longest a single run of a step may take (a step with a shorter timeout gets less).
+DEFAULT_ATTEMPT_TIMEOUT = timedelta(minutes=15)
 
 
 def utc_now() -> datetime:
@@ -140,11 +150,13 @@ class Orchestrator:
         capabilities: Capabilities,
         data: ResourceFetcher | None = None,
         clock: Clock = utc_now,
+        attempt_timeout: timedelta = DEFAULT_ATTEMPT_TIMEOUT,
     ) -> None:
         self._registry = registry
         self._capabilities = capabilities
         self._data = data
         self._clock = clock
+        self._attempt_timeout = attempt_timeout
 
     async def execute(
         self,
@@ -284,8 +296,21 @@ class Orchestrator:
             evaluate=await run.evaluator.raw_evaluator(),
         )
         result: Any
+        limit = self._attempt_limit(run, runner_class)
+        deadline = asyncio.timeout(limit.total_seconds())
         try:
-            result = await runner_class().run(ctx, config)
+            async with deadline:
+                result = await runner_class().run(ctx, config)
+        except TimeoutError as exc:
+            if not deadline.expired():
+                _log.exception("step %r (%s) raised", run.alias, run.step.uses)
+                return StepResult(status=PromotionStepStatus.ERRORED), TerminalStepError(
+                    f"step raised {type(exc).__name__}: {exc}"
+                )
+            _log.warning("step %r (%s) stopped at its deadline", run.alias, run.step.uses)
+            return StepResult(status=PromotionStepStatus.ERRORED), StepError(
+                f"the step did not finish within {format_go_duration(limit)} and was stopped"
+            )
         except StepError as exc:
             status = PromotionStepStatus.FAILED if exc.failed else PromotionStepStatus.ERRORED
             return StepResult(status=status), exc
@@ -300,6 +325,16 @@ class Orchestrator:
                 f"step returned an invalid result: {type(result).__name__}"
             )
         return result, None
+
+    def _attempt_limit(self, run: _StepRun, runner_class: type[StepRunner]) -> timedelta:
+        """How long this run may take: the time left of the step's timeout, capped."""
+        limit = self._attempt_timeout
+        timeout = step_timeout(run.step, runner_class)
+        if timeout is not None and timeout > timedelta(0) and run.meta.started_at is not None:
+            left = _aware(run.meta.started_at) + timeout - self._clock()
+            if timedelta(0) < left < limit:
+                limit = left
+        return limit
 
     @staticmethod
     def _store_output(run: _StepRun, runner_class: type[StepRunner], result: StepResult) -> None:

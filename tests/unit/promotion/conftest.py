@@ -7,7 +7,9 @@ they never reach the default one.
 
 from __future__ import annotations
 
+import asyncio
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from shunter._internal.threads import checkpoint, run_in_thread
 from shunter.api.v1alpha1 import FreightCollection, FreightReference, PromotionStep
 from shunter.api.v1alpha1.common import ExpressionVariable, HealthCheckStep
 from shunter.api.v1alpha1.promotion import PromotionStatus, PromotionStepStatus
@@ -224,6 +227,38 @@ class StrictStep:
         return StepResult(status=PromotionStepStatus.SUCCEEDED)
 
 
+class StuckConfig(StepConfig):
+    #: ``thread``: loop in a worker thread (with checkpoints); ``loop``: await for ever.
+    how: str = "thread"
+    #: An absolute path (the test's, outside the work directory) written when the thread stops.
+    marker: str | None = None
+
+
+class StuckStep:
+    """Never finishes on its own; writes ``marker`` when its thread was stopped."""
+
+    name: ClassVar[str] = "test-stuck"
+    config_model: ClassVar[type[StepConfig]] = StuckConfig
+    default_timeout: ClassVar[timedelta | None] = None
+    default_error_threshold: ClassVar[int] = 1
+
+    async def run(self, ctx: StepContext, config: Any) -> StepResult:
+        if config.how == "loop":
+            await asyncio.Event().wait()
+
+        def spin() -> None:
+            try:
+                while True:
+                    checkpoint()
+                    time.sleep(0.01)
+            finally:
+                if config.marker:
+                    Path(config.marker).write_text("yes")
+
+        await run_in_thread(spin)
+        return StepResult(status=PromotionStepStatus.SUCCEEDED)
+
+
 class BadResultStep:
     """Returns something that is not a StepResult."""
 
@@ -248,6 +283,7 @@ STEP_KINDS: tuple[Any, ...] = (
     FailStep,
     StrictStep,
     BadResultStep,
+    StuckStep,
 )
 
 

@@ -477,6 +477,38 @@ async def test_runner_default_timeout(engine: Engine, kit: Kit, clock: Any) -> N
     assert kit.messages(second.status)["w"] == 'step "w" timed out after 5m0s'
 
 
+@pytest.mark.parametrize("how", ["thread", "loop"])
+async def test_every_run_has_a_deadline(
+    make_engine: Any, kit: Kit, tmp_path: Path, how: str
+) -> None:
+    """Issue 12, finding 6: a step that never returns (busy in a worker thread, or awaiting
+    for ever) is stopped at its deadline, and its thread stops too."""
+    engine = make_engine(attempt_timeout=timedelta(milliseconds=300))
+    marker = tmp_path / "stopped"
+    config = {"how": how, "marker": str(marker)}
+    pctx = kit.make_context([{"uses": "test-stuck", "as": "s", "config": config}])
+    result = await engine.run(pctx, None)
+    assert result.status.phase is PromotionPhase.ERRORED
+    assert kit.messages(result.status)["s"] == (
+        'step "s" met error threshold of 1: error running step "s": '
+        "the step did not finish within 300ms and was stopped"
+    )
+    if how == "thread":
+        assert marker.read_text() == "yes"
+
+
+async def test_the_deadline_of_a_run_is_what_is_left_of_the_timeout(
+    make_engine: Any, kit: Kit
+) -> None:
+    engine = make_engine(attempt_timeout=timedelta(hours=1))
+    pctx = kit.make_context(
+        [{"uses": "test-stuck", "as": "s", "retry": {"timeout": "200ms"}, "config": {}}]
+    )
+    result = await engine.run(pctx, None)
+    assert result.status.phase is PromotionPhase.ERRORED
+    assert "did not finish within 200ms" in kit.messages(result.status)["s"]
+
+
 async def test_retry_after_is_clamped(engine: Engine, kit: Kit) -> None:
     pctx = kit.make_context(
         [{"uses": "test-wait", "as": "w", "config": {"until": "x", "retryAfterMs": 1}}]
