@@ -36,6 +36,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shunter._internal.paths import PathEscapeError
 from shunter.api.v1alpha1.common import PromotionStep
 from shunter.api.v1alpha1.promotion import (
     PromotionPhase,
@@ -314,6 +315,8 @@ class Orchestrator:
         except StepError as exc:
             status = PromotionStepStatus.FAILED if exc.failed else PromotionStepStatus.ERRORED
             return StepResult(status=status), exc
+        except PathEscapeError as exc:
+            return StepResult(status=PromotionStepStatus.ERRORED), TerminalStepError(str(exc))
         except Exception as exc:
             _log.exception("step %r (%s) raised", run.alias, run.step.uses)
             return (

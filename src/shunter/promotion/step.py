@@ -2,16 +2,21 @@
 
 A step is a class with a ``name`` (the ``uses:`` value), a pydantic ``config_model`` that
 validates the step's ``config`` *after* expressions are evaluated, and an async ``run``. It
-reads and writes files only under ``ctx.work_dir`` (use :func:`StepContext.path`), gets
+reads and writes files only under ``ctx.work_dir``: :meth:`StepContext.path` checks a config
+path, and every write goes through :mod:`shunter._internal.paths` (or
+:meth:`StepContext.real_path` right before a program writes), which resolves the path at the
+moment of writing, so a symbolic link planted on the way cannot lead outside. It gets
 credentials and other services from ``ctx.capabilities``, and returns a :class:`StepResult`.
 
 Errors: raise :class:`StepError` for a retryable problem (the engine counts it against the
 step's error threshold), :class:`TerminalStepError` for one that retrying cannot fix
-(bad config, a path outside the work directory, an explicit ``fail``).
+(bad config, a path outside the work directory, an explicit ``fail``). A
+:class:`~shunter._internal.paths.PathEscapeError` a step lets through is terminal too.
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,7 +26,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from shunter._internal.paths import safe_join
+from shunter._internal.paths import real_path, safe_join
 from shunter.api.v1alpha1.common import FreightCollection, FreightReference, HealthCheckStep
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import CredentialsDatabase
@@ -105,6 +110,22 @@ class StepContext:
         """A config path resolved inside the work directory (raises TerminalStepError)."""
         try:
             return safe_join(self.work_dir, relative, allow_root=allow_root)
+        except ValueError as exc:
+            raise TerminalStepError(str(exc)) from exc
+
+    def real_path(self, relative: str, *, create_parents: bool = False) -> Path:
+        """Where the config path ``relative`` leads *now*, for a program about to write there.
+
+        Resolved one component at a time from the work directory (see
+        :func:`shunter._internal.paths.real_path`): the result holds no symbolic link, and a
+        link leading outside on the way is refused (TerminalStepError). Call it right before
+        the program runs, not when the step starts: an earlier write of the same step (a
+        checkout, say) may have planted a link.
+        """
+        self.path(relative)  # the same refusals as for any config path (absolute, "..")
+        lexical = self.work_dir / posixpath.normpath(relative)
+        try:
+            return real_path(self.work_dir, lexical, create_parents=create_parents)
         except ValueError as exc:
             raise TerminalStepError(str(exc)) from exc
 

@@ -40,8 +40,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 import certifi
@@ -750,16 +749,16 @@ class OCIClient:
         self,
         repo: Repository,
         digest: str,
-        dest: Path,
+        out: IO[bytes],
         creds: BasicCredentials | None = None,
         *,
         max_bytes: int,
     ) -> int:
-        """Stream blob ``digest`` into the file ``dest`` (created or truncated); its size.
+        """Stream blob ``digest`` into the binary file ``out``; its size.
 
         Raises:
             ProtocolError: more than ``max_bytes``, or content that does not match ``digest``
-                (``dest`` then holds garbage: callers write to a temporary file).
+                (``out`` then holds garbage: callers write to a temporary file).
         """
         algorithm, _, expected = digest.partition(":")
         if algorithm not in hashlib.algorithms_guaranteed or not expected:
@@ -768,22 +767,21 @@ class OCIClient:
             )
         hasher = hashlib.new(algorithm)
         size = 0
-        with dest.open("wb") as out:
 
-            def sink(chunk: bytes) -> None:
-                nonlocal size
-                size += len(chunk)
-                hasher.update(chunk)
-                out.write(chunk)
+        def sink(chunk: bytes) -> None:
+            nonlocal size
+            size += len(chunk)
+            hasher.update(chunk)
+            out.write(chunk)
 
-            response = await self._request(
-                repo,
-                creds,
-                "GET",
-                f"/v2/{repo.name}/blobs/{digest}",
-                max_bytes=max_bytes,
-                sink=sink,
-            )
+        response = await self._request(
+            repo,
+            creds,
+            "GET",
+            f"/v2/{repo.name}/blobs/{digest}",
+            max_bytes=max_bytes,
+            sink=sink,
+        )
         self._check(response, repo, creds, f"blob {digest}")
         if hasher.hexdigest() != expected:
             raise ProtocolError(

@@ -7,13 +7,15 @@ patterns, one per line, ``#`` comments; matched relative to ``inPath``, or to it
 Like Kargo: a directory is copied *as* ``outPath`` (merged into it when it exists, files
 overwritten), a file is copied *to* ``outPath`` (parents created), permissions are kept, and
 symbolic links inside the copied tree are skipped, so a link pointing outside the work
-directory is never followed. Both paths must resolve inside the work directory. Beyond Kargo:
-a symbolic link met inside the destination tree is refused rather than written through, and
-copying a directory into itself is refused.
+directory is never followed. Both paths must resolve inside the work directory, and the
+destination is reached again, folder by folder, as it is written (:mod:`shunter._internal.paths`).
+Beyond Kargo: a symbolic link met inside the destination tree is refused rather than written
+through, and copying a directory into itself is refused.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -24,6 +26,7 @@ from typing import Any, ClassVar
 from pathspec import GitIgnoreSpec
 from pydantic import Field
 
+from shunter._internal.paths import open_dir, open_parent
 from shunter._internal.threads import checkpoint, run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
@@ -51,28 +54,48 @@ class CopyConfig(StepConfig):
     )
 
 
-def _refuse_link(path: Path, shown: str) -> None:
-    if path.is_symlink():
-        raise TerminalStepError(f"destination {shown!r} is a symbolic link; refusing to write")
+def _link_refused(shown: str) -> TerminalStepError:
+    return TerminalStepError(f"destination {shown!r} is a symbolic link; refusing to write")
 
 
-def _copy_file(src: Path, dest: Path, shown: str) -> None:
-    _refuse_link(dest, shown)
+def _copy_file(src: Path, folder: int, name: str, shown: str) -> None:
+    """Copy the regular file ``src`` to ``name`` in the open directory ``folder``."""
     mode = stat.S_IMODE(src.stat().st_mode)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
     with src.open("rb") as reader:
-        fd = os.open(dest, flags, 0o600)
+        try:
+            fd = os.open(name, flags, 0o600, dir_fd=folder)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _link_refused(shown) from None
+            raise
         with os.fdopen(fd, "wb") as writer:
             shutil.copyfileobj(reader, writer, _CHUNK)
-    dest.chmod(mode)
+            os.fchmod(writer.fileno(), mode)
 
 
-def _copy_dir(src: Path, dest: Path, domain: Path, spec: GitIgnoreSpec, shown: str) -> None:
-    _refuse_link(dest, shown)
-    if dest.exists() and not dest.is_dir():
-        raise TerminalStepError(f"destination {shown!r} exists and is not a directory")
-    dest.mkdir(parents=True, exist_ok=True)
-    dest.chmod(stat.S_IMODE(src.stat().st_mode) | stat.S_IRWXU)
+def _enter(folder: int, name: str, shown: str) -> int:
+    """The directory ``name`` of ``folder`` (created), refusing a link or a file there."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        return os.open(name, flags, dir_fd=folder)
+    except FileNotFoundError:
+        os.mkdir(name, 0o700, dir_fd=folder)
+        return os.open(name, flags, dir_fd=folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _link_refused(shown) from None
+        if exc.errno == errno.ENOTDIR:
+            raise TerminalStepError(
+                f"destination {shown!r} exists and is not a directory"
+            ) from None
+        raise
+
+
+def _copy_dir(src: Path, dest: int, domain: Path, spec: GitIgnoreSpec, shown: str) -> None:
+    """Copy the entries of directory ``src`` into the open directory ``dest``."""
+    mode = stat.S_IMODE(src.stat().st_mode)
+    os.fchmod(dest, mode | stat.S_IRWXU)
     with os.scandir(src) as entries:
         children = sorted(entries, key=lambda e: e.name)
     for entry in children:
@@ -81,23 +104,33 @@ def _copy_dir(src: Path, dest: Path, domain: Path, spec: GitIgnoreSpec, shown: s
             continue
         child = Path(entry.path)
         relative = child.relative_to(domain).as_posix()
-        target = dest / entry.name
         child_shown = f"{shown.rstrip('/')}/{entry.name}"
         if entry.is_dir(follow_symlinks=False):
             if not spec.match_file(relative + "/"):
-                _copy_dir(child, target, domain, spec, child_shown)
+                folder = _enter(dest, entry.name, child_shown)
+                try:
+                    _copy_dir(child, folder, domain, spec, child_shown)
+                finally:
+                    os.close(folder)
         elif entry.is_file(follow_symlinks=False) and not spec.match_file(relative):
-            _copy_file(child, target, child_shown)
-    dest.chmod(stat.S_IMODE(src.stat().st_mode))
+            _copy_file(child, dest, entry.name, child_shown)
+    os.fchmod(dest, mode)
 
 
-def copy_tree(src: Path, dest: Path, ignore: str | None, shown_dest: str) -> None:
-    """Copy ``src`` (file or directory, already resolved) to ``dest`` (already resolved)."""
+def copy_tree(root: Path, src: Path, dest: Path, ignore: str | None, shown_dest: str) -> None:
+    """Copy ``src`` (file or directory) to ``dest`` inside the work directory ``root``.
+
+    Both are checked paths (:meth:`StepContext.path`); ``dest`` is reached again from ``root``
+    as it is written (:mod:`shunter._internal.paths`).
+    """
     spec = ignore_spec(ignore)
     if src.is_dir():
         if dest == src or dest.is_relative_to(src):
             raise TerminalStepError("cannot copy a directory into itself")
-        _copy_dir(src, dest, src, spec, shown_dest)
+        if dest.exists() and not dest.is_dir():
+            raise TerminalStepError(f"destination {shown_dest!r} exists and is not a directory")
+        with open_dir(root, dest, create=True, mode=0o700) as folder:
+            _copy_dir(src, folder, src, spec, shown_dest)
         return
     if not src.is_file():
         raise TerminalStepError("only regular files and directories can be copied")
@@ -107,8 +140,8 @@ def copy_tree(src: Path, dest: Path, ignore: str | None, shown_dest: str) -> Non
         raise TerminalStepError(f"destination {shown_dest!r} is a directory")
     if dest == src:
         return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _copy_file(src, dest, shown_dest)
+    with open_parent(root, dest, create=True, follow=False) as (folder, name):
+        _copy_file(src, folder, name, shown_dest)
 
 
 def _run(ctx: StepContext, cfg: CopyConfig) -> None:
@@ -117,7 +150,7 @@ def _run(ctx: StepContext, cfg: CopyConfig) -> None:
     if not src.exists():
         raise StepError(f"inPath {cfg.in_path!r} does not exist")
     try:
-        copy_tree(src, dest, cfg.ignore, cfg.out_path)
+        copy_tree(ctx.work_dir, src, dest, cfg.ignore, cfg.out_path)
     except OSError as exc:
         raise StepError(
             f"failed to copy {cfg.in_path!r} to {cfg.out_path!r}: {exc.strerror}"

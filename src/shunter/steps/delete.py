@@ -5,21 +5,21 @@ as doublestar glob patterns (see :mod:`shunter.steps_support.glob`); ``strict`` 
 false) makes a missing path or a pattern that matches nothing an error.
 
 A symbolic link is deleted as a link, never followed; the parent directories of a path may
-be links only when they resolve inside the work directory. The work directory itself cannot
-be deleted.
+be links only when they resolve inside the work directory (checked again as each path is
+deleted: :func:`shunter._internal.paths.remove`). The work directory itself cannot be deleted.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, model_validator
 
+from shunter._internal.paths import remove
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
@@ -67,13 +67,6 @@ def _literal(ctx: StepContext, path: str) -> Path | None:
     return target if os.path.lexists(target) else None
 
 
-def _remove(path: Path) -> None:
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-    else:
-        shutil.rmtree(path)
-
-
 def _run(ctx: StepContext, cfg: DeleteConfig) -> None:
     entries = [cfg.path] if cfg.path is not None else list(cfg.paths or [])
     root = ctx.work_dir.resolve()
@@ -99,7 +92,7 @@ def _run(ctx: StepContext, cfg: DeleteConfig) -> None:
         if target == root or not target.is_relative_to(root):
             raise TerminalStepError("refusing to delete the working directory")
         try:
-            _remove(target)
+            remove(root, target)
         except FileNotFoundError:
             continue
         except OSError as exc:

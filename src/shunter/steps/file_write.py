@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from shunter._internal.paths import open_file
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
@@ -91,12 +92,13 @@ def _write(ctx: StepContext, cfg: FileWriteConfig) -> None:
     if target.is_dir():
         raise _failed(f"{cfg.path!r} is a directory")
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-        fd = os.open(target, flags, mode)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        fd = open_file(
+            ctx.work_dir, target, flags, mode, create_parents=True, dir_mode=0o700, follow=False
+        )
         with os.fdopen(fd, "wb") as handle:
             handle.write(cfg.contents.encode("utf-8"))
-        target.chmod(mode)
+            os.fchmod(handle.fileno(), mode)
     except OSError as exc:
         raise StepError(f"error writing file {cfg.path!r}: {exc.strerror}") from None
 

@@ -6,12 +6,16 @@ or the default branch). A missing branch with ``create: true`` is created on the
 empty orphan branch. Output: ``commits`` maps each checkout's ``as`` (or ``path``) to the sha
 checked out there. Credentials come from the project's git credentials; commit identity from
 ``author`` or the operator's configured git user.
+
+Each checkout path is resolved right before its checkout (:meth:`StepContext.real_path`): a
+repository that commits ``evil -> /outside`` cannot have a later checkout at ``src/evil/x``
+written outside the work directory. ``repoURL`` must be a remote URL (see
+:func:`shunter.git.check_repo_url`).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
@@ -114,7 +118,7 @@ class GitCloneStep:
             raise TerminalStepError("git-clone: unexpected config type")
         url = config.repo_url
         shown = redact_url(url)
-        targets = self._targets(ctx, config)
+        self._check_targets(ctx, config)
         author = identity(ctx, config.author)
         credentials = await repo_credentials(ctx, url)
         try:
@@ -130,7 +134,9 @@ class GitCloneStep:
             raise git_step_error(f"error cloning {shown}", exc) from exc
         commits: dict[str, str] = {}
         try:
-            for entry, target in zip(config.checkout, targets, strict=True):
+            for entry in config.checkout:
+                # Where the path leads now: an earlier checkout may have planted a link on it.
+                target = ctx.real_path(entry.path, create_parents=True)
                 tree = await repo.add_worktree(
                     target,
                     branch=entry.branch,
@@ -151,9 +157,11 @@ class GitCloneStep:
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output={"commits": commits})
 
     @staticmethod
-    def _targets(ctx: StepContext, config: GitCloneConfig) -> list[Path]:
-        """Every checkout path, resolved inside the work directory, before anything is cloned."""
+    def _check_targets(ctx: StepContext, config: GitCloneConfig) -> None:
+        """Refuse checkout paths that are outside or not distinct, before anything is cloned.
+
+        This is only the early check: each path is resolved again right before its checkout.
+        """
         targets = [ctx.path(entry.path) for entry in config.checkout]
         if len(set(targets)) != len(targets):
             raise TerminalStepError("checkout paths must be distinct")
-        return targets

@@ -28,6 +28,7 @@ from pydantic import Field, StringConstraints
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from shunter._internal.paths import make_dirs
 from shunter._internal.programs import (
     ProgramError,
     ProgramNotFoundError,
@@ -185,7 +186,7 @@ def _template_args(ctx: StepContext, cfg: HelmTemplateConfig, chart: Path, out: 
 
 
 def _write_flat(ctx: StepContext, out: Path, stream: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
+    make_dirs(ctx.work_dir, out)
     for index, doc in enumerate(split_documents(stream)):
         name = flat_file_name(object_meta(doc)) or f"resource-{index}.yaml"
         write_inside(ctx.work_dir, out / name, doc)
@@ -215,6 +216,9 @@ class HelmTemplateStep:
             raise TerminalStepError(f"helm-template: {exc}") from None
         if cfg.build_dependencies:
             _check_local_dependencies(ctx.work_dir, chart)
+        if not is_yaml_file_path(cfg.out_path) and cfg.out_layout != "flat":
+            # helm writes this tree itself: hand it where the path leads now.
+            out = ctx.real_path(cfg.out_path, create_parents=True)
         template = _template_args(ctx, cfg, chart, out)
         with tempfile.TemporaryDirectory(prefix="shunter-helm-") as home:
             env = minimal_env(

@@ -107,16 +107,12 @@ def _prepare_target(ctx: StepContext, cfg: HTTPDownloadConfig) -> Path:
         raise TerminalStepError(
             f"file already exists at {cfg.out_path!r} and overwrite is not allowed"
         )
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StepError(
-            f"cannot create the directory of {cfg.out_path!r}: {exc.strerror}"
-        ) from None
     return target
 
 
-async def _download(cfg: HTTPDownloadConfig, target: Path, url: httpx.URL, max_bytes: int) -> int:
+async def _download(
+    ctx: StepContext, cfg: HTTPDownloadConfig, target: Path, url: httpx.URL, max_bytes: int
+) -> int:
     timeout = parse_go_duration(cfg.timeout) if cfg.timeout else DEFAULT_DOWNLOAD_TIMEOUT
     seconds = timeout.total_seconds()
     shown = _shown(cfg.url)
@@ -143,7 +139,7 @@ async def _download(cfg: HTTPDownloadConfig, target: Path, url: httpx.URL, max_b
                     raise TerminalStepError(
                         f"download of {shown} exceeds the limit of {max_bytes} bytes"
                     )
-                with atomic_file(target) as handle:
+                with atomic_file(ctx.work_dir, target) as handle:
                     async for chunk in response.aiter_bytes():
                         total += len(chunk)
                         if total > max_bytes:
@@ -183,7 +179,7 @@ class HTTPDownloadStep:
         if url.scheme not in ("http", "https") or not url.host:
             raise TerminalStepError(f"URL {_shown(cfg.url)!r} must be an http(s) URL with a host")
         target = await run_in_thread(_prepare_target, ctx, cfg)
-        size = await _download(cfg, target, url, self.max_bytes)
+        size = await _download(ctx, cfg, target, url, self.max_bytes)
         return StepResult(
             status=PromotionStepStatus.SUCCEEDED,
             message=f"downloaded {size} bytes to {cfg.out_path}",

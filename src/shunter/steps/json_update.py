@@ -46,7 +46,7 @@ class JSONUpdateConfig(StepConfig):
 
 
 def _update_file(ctx: StepContext, cfg: JSONUpdateConfig) -> None:
-    file = read_text(ctx.path(cfg.path), cfg.path)
+    file = read_text(ctx.work_dir, ctx.path(cfg.path), cfg.path)
     try:
         text = set_json_values(file.text, [(u.key, u.value) for u in cfg.updates])
     except JsonUpdateError as exc:

@@ -307,7 +307,7 @@ def _update(ctx: StepContext, cfg: KustomizeSetImageConfig) -> list[TargetImage]
     targets = _targets_from_config(cfg.images) if cfg.images else _targets_from_freight(ctx.freight)
     if not targets:
         return []
-    file = read_text(kustomization, shown)
+    file = read_text(ctx.work_dir, kustomization, shown)
     text, applied = set_kustomization_images(file.text, targets)
     write_text(file, text, shown)
     return applied

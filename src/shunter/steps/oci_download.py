@@ -20,10 +20,7 @@ misbehaving registries are retryable errors.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -55,6 +52,7 @@ from shunter.registries.oci import (
     Manifest,
     OCIClient,
 )
+from shunter.steps_support.atomicwrite import atomic_file
 
 __all__ = ["DEFAULT_PLATFORM", "MAX_LAYER_BYTES", "OCIDownloadConfig", "OCIDownloadStep"]
 
@@ -153,7 +151,7 @@ class OCIDownloadStep:
         async with oci_client() as client:
             try:
                 layer = await self._resolve_layer(client, ref, creds, cfg.media_type)
-                await self._download(client, ref, creds, layer, out=out, out_text=cfg.out_path)
+                await self._download(client, ref, creds, layer, root=ctx.work_dir, out=out)
             except DiscoveryError as error:
                 raise _step_error(error, f"downloading {cfg.image_ref}") from None
         return StepResult(status=PromotionStepStatus.SUCCEEDED)
@@ -195,42 +193,19 @@ class OCIDownloadStep:
         creds: BasicCredentials | None,
         layer: Mapping[str, Any],
         *,
+        root: Path,
         out: Path,
-        out_text: str,
     ) -> None:
         digest, size = str(layer["digest"]), int(layer["size"])
-        temp = _temp_file_next_to(out)
-        try:
+        with atomic_file(root, out, mode=0o644) as handle:
             got = await client.download_blob(
-                ref.repository, digest, temp, creds, max_bytes=min(size, self.max_bytes)
+                ref.repository, digest, handle, creds, max_bytes=min(size, self.max_bytes)
             )
             if got != size:
                 raise StepError(
                     f"registry {ref.repository.host} sent {got} bytes for layer {digest}, "
                     f"the manifest says {size}"
                 )
-            _move_into_place(temp, out, out_text)
-        finally:
-            _discard(temp)
-
-
-def _temp_file_next_to(out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=out.parent, prefix=".oci-download-")
-    os.close(handle)
-    return Path(temp_name)
-
-
-def _move_into_place(temp: Path, out: Path, out_text: str) -> None:
-    temp.chmod(0o644)
-    if out.is_dir() and not out.is_symlink():
-        raise TerminalStepError(f"{out_text!r} is a directory")
-    temp.replace(out)
-
-
-def _discard(temp: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        temp.unlink()
 
 
 def _check_destination(out: Path, out_text: str, allow_overwrite: bool) -> None:

@@ -296,7 +296,10 @@ class _Copier:
             return
         with tempfile.TemporaryDirectory(dir=self.work_dir, prefix=".oci-push-") as folder:
             path = Path(folder) / "blob"
-            await self.client.download_blob(src_repo, digest, path, self.src.creds, max_bytes=size)
+            with path.open("wb") as out:
+                await self.client.download_blob(
+                    src_repo, digest, out, self.src.creds, max_bytes=size
+                )
 
             async def stream() -> AsyncIterator[bytes]:
                 with path.open("rb") as handle:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-import tempfile
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -40,6 +39,7 @@ from shunter.promotion.step import (
     TerminalStepError,
 )
 from shunter.steps.untar import MAX_FILE_BYTES, MAX_TOTAL_BYTES
+from shunter.steps_support.atomicwrite import atomic_file
 from shunter.steps_support.glob import ignore_spec
 
 __all__ = ["TarConfig", "TarStep", "create_archive"]
@@ -58,11 +58,17 @@ class TarConfig(StepConfig):
 
 class _Packer:
     def __init__(
-        self, archive: tarfile.TarFile, spec: pathspec.GitIgnoreSpec, skip: set[Path]
+        self,
+        archive: tarfile.TarFile,
+        spec: pathspec.GitIgnoreSpec,
+        skip: set[Path],
+        skip_files: set[tuple[int, int]],
     ) -> None:
         self.archive = archive
         self.spec = spec
         self.skip = skip
+        #: ``(device, inode)`` of files never to archive (the archive being written).
+        self.skip_files = skip_files
         self.total = 0
 
     def add(self, path: Path, name: str) -> None:
@@ -70,6 +76,8 @@ class _Packer:
         if path in self.skip:
             return
         info = path.lstat()
+        if (info.st_dev, info.st_ino) in self.skip_files:
+            return
         mode = info.st_mode
         if stat.S_ISDIR(mode):
             if self.spec.match_file(name + "/"):
@@ -103,24 +111,20 @@ def _open(raw: IO[bytes], compress: bool) -> tarfile.TarFile:
     return tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT)
 
 
-def create_archive(src: Path, dest: Path, *, compress: bool, ignore: str | None) -> None:
-    """Write the archive of ``src`` (file or directory) to ``dest`` atomically."""
+def create_archive(
+    root: Path, src: Path, dest: Path, *, compress: bool, ignore: str | None
+) -> None:
+    """Write the archive of ``src`` (file or directory) to ``dest`` atomically (both inside the
+    work directory ``root``; the archive never contains itself)."""
     spec = ignore_spec(ignore)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(fd, "wb") as raw, _open(raw, compress) as tar:
-            packer = _Packer(tar, spec, {dest, temp})
-            if src.is_dir():
-                for child in sorted(src.iterdir(), key=lambda p: p.name):
-                    packer.add(child, child.name)
-            else:
-                packer.add(src, src.name)
-        temp.chmod(0o644)
-        temp.replace(dest)
-    finally:
-        temp.unlink(missing_ok=True)
+    with atomic_file(root, dest, mode=0o644) as raw, _open(raw, compress) as tar:
+        written = os.fstat(raw.fileno())
+        packer = _Packer(tar, spec, {dest}, {(written.st_dev, written.st_ino)})
+        if src.is_dir():
+            for child in sorted(src.iterdir(), key=lambda p: p.name):
+                packer.add(child, child.name)
+        else:
+            packer.add(src, src.name)
 
 
 def _run(ctx: StepContext, cfg: TarConfig) -> None:
@@ -133,7 +137,7 @@ def _run(ctx: StepContext, cfg: TarConfig) -> None:
     if dest.is_dir():
         raise TerminalStepError(f"outPath {cfg.out_path!r} is a directory")
     try:
-        create_archive(src, dest, compress=cfg.gzip, ignore=cfg.ignore)
+        create_archive(ctx.work_dir, src, dest, compress=cfg.gzip, ignore=cfg.ignore)
     except OSError as exc:
         raise StepError(f"failed to create the archive {cfg.out_path!r}: {exc.strerror}") from None
 

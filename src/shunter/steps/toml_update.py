@@ -56,7 +56,7 @@ def toml_commit_message(path: str, updates: list[TOMLUpdate]) -> str:
 
 
 def _update_file(ctx: StepContext, cfg: TOMLUpdateConfig) -> None:
-    file = read_text(ctx.path(cfg.path), cfg.path)
+    file = read_text(ctx.work_dir, ctx.path(cfg.path), cfg.path)
     try:
         text = set_toml_values(file.text, [(u.key, u.value) for u in cfg.updates])
     except TomlUpdateError as exc:

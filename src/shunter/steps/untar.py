@@ -38,6 +38,7 @@ from typing import IO, Any, ClassVar
 import pathspec
 from pydantic import Field
 
+from shunter._internal.paths import open_dir
 from shunter._internal.threads import checkpoint, run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.promotion.registry import register
@@ -60,6 +61,7 @@ __all__ = [
     "merge_into",
 ]
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_FILE_BYTES = 50 << 20
 MAX_TOTAL_BYTES = 100 << 20
 MAX_ENTRIES = 10_000
@@ -275,24 +277,30 @@ def extract_archive(archive: Path, dest: Path, strip: int = 0, ignore: str | Non
         raise TerminalStepError(f"not a valid tar archive: {exc}") from None
 
 
-def merge_into(source: Path, dest: Path) -> None:
-    """Move the contents of directory ``source`` into directory ``dest`` (never following links
-    that exist in ``dest``; entries of ``source`` replace what they collide with)."""
+def merge_into(source: Path, dest: int) -> None:
+    """Move the contents of directory ``source`` into the open directory ``dest`` (never
+    following links that exist in ``dest``; entries of ``source`` replace what they collide
+    with)."""
     for entry in sorted(source.iterdir()):
-        target = dest / entry.name
+        checkpoint()
+        name = entry.name
         try:
-            target_mode: int | None = target.lstat().st_mode
+            target_mode: int | None = os.stat(name, dir_fd=dest, follow_symlinks=False).st_mode
         except FileNotFoundError:
             target_mode = None
         if entry.is_dir() and not entry.is_symlink():
             if target_mode is not None and stat.S_ISDIR(target_mode):
-                merge_into(entry, target)
+                folder = os.open(name, _DIR_FLAGS, dir_fd=dest)
+                try:
+                    merge_into(entry, folder)
+                finally:
+                    os.close(folder)
                 continue
             if target_mode is not None:
-                target.unlink()
+                os.unlink(name, dir_fd=dest)
         elif target_mode is not None and stat.S_ISDIR(target_mode):
-            shutil.rmtree(target)
-        entry.replace(target)
+            shutil.rmtree(name, dir_fd=dest)
+        os.rename(entry, name, dst_dir_fd=dest)
 
 
 def _run(ctx: StepContext, cfg: UntarConfig) -> None:
@@ -305,8 +313,8 @@ def _run(ctx: StepContext, cfg: UntarConfig) -> None:
     staging = Path(tempfile.mkdtemp(prefix=".untar-", dir=ctx.work_dir.resolve()))
     try:
         extract_archive(archive, staging, cfg.strip_components or 0, cfg.ignore)
-        dest.mkdir(parents=True, exist_ok=True)
-        merge_into(staging, dest)
+        with open_dir(ctx.work_dir, dest, create=True) as folder:
+            merge_into(staging, folder)
     except OSError as exc:
         raise StepError(f"failed to extract {cfg.in_path!r}: {exc.strerror}") from None
     finally:

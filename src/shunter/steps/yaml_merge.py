@@ -152,8 +152,7 @@ def _run(ctx: StepContext, cfg: YAMLMergeConfig) -> list[str]:
     if target.is_dir():
         raise TerminalStepError(f"outFile {cfg.out_file!r} is a directory")
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_file(target) as handle:
+        with atomic_file(ctx.work_dir, target) as handle:
             handle.write(merged.encode("utf-8"))
     except OSError as exc:
         raise StepError(f"cannot write {cfg.out_file!r}: {exc.strerror}") from None

@@ -49,7 +49,7 @@ class YAMLUpdateConfig(StepConfig):
 
 
 def _update_file(ctx: StepContext, cfg: YAMLUpdateConfig) -> None:
-    file = read_text(ctx.path(cfg.path), cfg.path)
+    file = read_text(ctx.work_dir, ctx.path(cfg.path), cfg.path)
     try:
         text = set_yaml_values(file.text, [(u.key, u.value) for u in cfg.updates])
     except YamlUpdateError as exc:

@@ -16,6 +16,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from shunter._internal.paths import PathEscapeError, links_leaving, open_file
 from shunter._internal.programs import (
     ProgramError,
     ProgramNotFoundError,
@@ -114,20 +115,17 @@ def validate_file_name(name: str) -> str:
     return name
 
 
-def _inside(root: Path, path: Path) -> bool:
-    return path == root or path.is_relative_to(root)
-
-
 def write_inside(work_dir: Path, target: Path, data: str) -> None:
     """Write ``data`` to ``target`` (parents created), refusing a route out of ``work_dir``."""
-    root = work_dir.resolve()
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if not _inside(root, target.parent.resolve()) or not _inside(root, target.resolve()):
-            raise TerminalStepError(
-                f"refusing to write {target.name!r}: it leads outside the work directory"
-            )
-        target.write_text(data, encoding="utf-8")
+        fd = open_file(work_dir, target, flags, 0o644, create_parents=True)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8"))
+    except PathEscapeError:
+        raise TerminalStepError(
+            f"refusing to write {target.name!r}: it leads outside the work directory"
+        ) from None
     except OSError as exc:
         raise StepError(f"cannot write {target.name!r}: {exc.strerror}") from None
 
@@ -142,17 +140,9 @@ def decode_output(step: str, raw: bytes) -> str:
 
 def check_tree_inside(work_dir: Path, tree: Path, shown: str) -> None:
     """Refuse ``tree`` when a symlink under it points outside ``work_dir``."""
-    root = work_dir.resolve()
-    if not tree.exists():
-        return
-    for folder, dirs, files in os.walk(tree):
-        for entry in (*dirs, *files):
-            path = Path(folder) / entry
-            if path.is_symlink() and not _inside(root, path.resolve()):
-                rel = path.relative_to(tree)
-                raise TerminalStepError(
-                    f"{shown}: {rel} is a symlink leading outside the work directory"
-                )
+    for path in links_leaving(work_dir, tree)[:1]:
+        rel = path.relative_to(tree).as_posix() if path != tree else "."
+        raise TerminalStepError(f"{shown}: {rel} is a symlink leading outside the work directory")
 
 
 def _scrub(text: str, work_dir: Path) -> str:

@@ -217,6 +217,27 @@ class TestPathSafety:
             await kit.run(GitCloneStep(), ctx, {"repoURL": url, "checkout": [{"path": "link/src"}]})
         assert list(outside.iterdir()) == []
 
+    @pytest.mark.parametrize("link", ["{outside}", "../../outside", "../.."])
+    async def test_a_checkout_through_a_link_of_an_earlier_checkout(
+        self, kit: Any, name: str, link: str
+    ) -> None:
+        """Issue 12, finding 3: the first checkout plants ``evil -> /outside``; the second one,
+        at ``src/evil/pwned``, must not become a working tree outside the work directory."""
+        outside = kit.tmp_path / "outside"
+        outside.mkdir(exist_ok=True)
+        url = kit.server.create_repo(name, {"a.txt": "1"})
+        kit.server.commit_entries(name, {"evil": TreeEntry.symlink(link.format(outside=outside))})
+        kit.server.commit_files(name, {"b.txt": "2"}, branch="other")
+        ctx = kit.alice_ctx(url)
+        checkout = [
+            {"path": "src", "branch": "main"},
+            {"path": "src/evil/pwned", "branch": "other"},
+        ]
+        with pytest.raises(TerminalStepError, match="outside the working directory"):
+            await kit.run(GitCloneStep(), ctx, {"repoURL": url, "checkout": checkout})
+        assert list(outside.iterdir()) == []
+        assert not (kit.tmp_path / "pwned").exists()
+
     def test_password_in_url_is_refused(self, kit: Any, config_error: Any) -> None:
         url = kit.server.url("team/x").replace("http://", "http://alice:url-embedded-pw@")
         message = config_error(GitCloneStep, {"repoURL": url, "checkout": [{"path": "s"}]})
