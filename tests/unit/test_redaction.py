@@ -72,11 +72,11 @@ class TestForms:
 
 
 class TestSecretObjects:
-    def test_every_data_value_but_the_repo_url(self) -> None:
+    def test_every_value_of_a_credential_secret_but_repo_url_and_user(self) -> None:
         token, user = fresh("tok"), fresh("user")
         register_secret_object(
             {
-                "metadata": {"name": "creds"},
+                "metadata": {"name": "creds", "labels": {"kargo.akuity.io/cred-type": "git"}},
                 "data": {
                     "repoURL": b64("https://git.example.com/org/repo.git"),
                     "username": b64(user),
@@ -88,8 +88,15 @@ class TestSecretObjects:
         )
         out = redact(f"user {user} token {token} repo https://git.example.com/org/repo.git")
         assert token not in out
-        assert user not in out
+        assert f"user {user} " in out
         assert "https://git.example.com/org/repo.git" in out
+
+    def test_every_value_of_another_secret(self) -> None:
+        user, url = fresh("user"), f"https://{fresh('host')}.example.com/x"
+        register_secret_object(
+            {"metadata": {"name": "generic"}, "data": {"username": b64(user), "repoURL": b64(url)}}
+        )
+        assert redact(f"{user} {url}") == f"{MASK} {MASK}"
 
 
 class TestURLs:

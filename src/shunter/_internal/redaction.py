@@ -3,9 +3,10 @@
 Owns the process-wide registry of secret values and the one masking function every sink uses:
 
 * **Sources** register what they read: :func:`register_secret_object` for a Kubernetes Secret as
-  the API server returns it (every ``data``/``stringData`` value, except the ``repoURL`` and
-  ``repoURLIsRegex`` keys of Kargo's credential Secrets, which name a repository and are not
-  secret), :func:`register_secret` for a single value. The Kubernetes client registers every
+  the API server returns it (every ``data``/``stringData`` value, except the ``repoURL``,
+  ``repoURLIsRegex`` and ``username`` of Kargo's credential Secrets - those labelled
+  ``kargo.akuity.io/cred-type: git|helm|image`` -, which name a repository and a user and are
+  not secret), :func:`register_secret` for a single value. The Kubernetes client registers every
   Secret it reads, so credentials, ``secret()``/``sharedSecret()`` in expressions, verification
   and step credentials are all covered, whatever read them.
 * **Sinks** mask: :func:`redact` (text), :func:`redact_data` (a JSON-like tree: a status), and
@@ -60,7 +61,9 @@ MASK = "***"
 #: Values at least this long are masked wherever they appear; shorter ones only when quoted.
 MIN_SECRET_LENGTH = 4
 #: Data keys of Kargo's credential Secrets that hold no secret.
-NON_SECRET_KEYS = frozenset({"repoURL", "repoURLIsRegex"})
+NON_SECRET_KEYS = frozenset({"repoURL", "repoURLIsRegex", "username"})
+_CRED_TYPE = "kargo.akuity.io/cred-type"
+_CREDENTIAL_TYPES = frozenset({"git", "helm", "image"})
 #: A base64 fragment (inside a longer base64 string) shorter than this is not searched for.
 _MIN_BASE64_CORE = 8
 #: New literals are scanned one by one until this many wait, then the automaton is rebuilt.
@@ -198,16 +201,20 @@ def _decoded(raw: Any) -> str | None:
 
 def register_secret_object(secret: Mapping[str, Any]) -> None:
     """Register every value of a Kubernetes Secret (wire form: ``data`` is base64)."""
+    metadata = secret.get("metadata")
+    labels = metadata.get("labels") if isinstance(metadata, Mapping) else None
+    credential = isinstance(labels, Mapping) and labels.get(_CRED_TYPE) in _CREDENTIAL_TYPES
+    skipped = NON_SECRET_KEYS if credential else frozenset()
     data = secret.get("data")
     if isinstance(data, Mapping):
         for key, raw in data.items():
             value = _decoded(raw)
-            if value is not None and key not in NON_SECRET_KEYS:
+            if value is not None and key not in skipped:
                 register_secret(value)
     string_data = secret.get("stringData")
     if isinstance(string_data, Mapping):
         for key, value in string_data.items():
-            if isinstance(value, str) and key not in NON_SECRET_KEYS:
+            if isinstance(value, str) and key not in skipped:
                 register_secret(value)
 
 
