@@ -8,10 +8,14 @@ kubeconfig file (:class:`ExistingCluster`, e.g. a kind cluster on a machine with
 from __future__ import annotations
 
 import abc
+import json
 import subprocess
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from shunter_devenv import kubectl as _kubectl
+from shunter_devenv.waiting import wait_for
 
 __all__ = ["Cluster", "ExistingCluster", "UnknownUserError"]
 
@@ -80,6 +84,28 @@ class Cluster(abc.ABC):
             timeout=timeout,
             binary_path=self._kubectl_binary(),
             cache_dir=self._kubectl_cache_dir(),
+        )
+
+    def create_project(
+        self,
+        name: str,
+        spec: Mapping[str, Any] | None = None,
+        *,
+        details: Callable[[], str] | None = None,
+    ) -> None:
+        """Create a Kargo Project and wait for the namespace a running operator makes for it."""
+        project: dict[str, Any] = {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "Project",
+            "metadata": {"name": name},
+        }
+        if spec is not None:
+            project["spec"] = dict(spec)
+        self.apply(json.dumps(project), server_side=False)
+        wait_for(
+            lambda: self.kubectl("get", "namespace", name, check=False).returncode == 0,
+            what=f"the namespace of Project {name}",
+            details=details,
         )
 
     def install_crds(self, crd_dir: Path, *, timeout: float = 60.0) -> list[str]:

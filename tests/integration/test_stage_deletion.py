@@ -21,18 +21,7 @@ def test_deleted_stage_is_forgotten_by_freight(kube: Cluster, tmp_path: Path) ->
         kube.kubeconfig_path, tmp_path / "work", tmp_path / "operator.log", args=("--namespace", NS)
     )
     with operator:
-        kube.apply(
-            json.dumps(
-                {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Project",
-                 "metadata": {"name": NS}}
-            ),
-            server_side=False,
-        )  # fmt: skip
-        wait_for(
-            lambda: kube.kubectl("get", "namespace", NS, check=False).returncode == 0,
-            what="the project namespace",
-            details=operator.log,
-        )
+        kube.create_project(NS, details=operator.log)
         for stage in ("gone", "kept"):
             kube.apply(
                 json.dumps(

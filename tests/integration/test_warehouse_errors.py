@@ -105,17 +105,7 @@ def env(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env
             args=("--namespace", NS),
         )
         with operator:
-            kube.apply(
-                json.dumps(
-                    {"apiVersion": "kargo.akuity.io/v1alpha1", "kind": "Project",
-                     "metadata": {"name": NS}}
-                ),
-                server_side=False,
-            )  # fmt: skip
-            wait_for(
-                lambda: kube.kubectl("get", "namespace", NS, check=False).returncode == 0,
-                what="the project namespace",
-            )
+            kube.create_project(NS)
             e = Env(kube, registry, operator)
             e.secret(PASSWORD)
             # Any other repository of this registry: a regex match (the exact one above wins).
