@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 
+from shunter._internal.redaction import redact
 from shunter.credentials.types import CredentialType
 from shunter.git import normalize_git_url
 from shunter.promotion.durations import parse_go_duration
@@ -200,7 +201,7 @@ class GitHubClient:
         await self._client.aclose()
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token else text
+        return redact(text, [self._token] if self._token else [])
 
     async def call(
         self,

@@ -49,6 +49,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from shunter._internal.redaction import redact
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.kube.client import KubeError, NotFoundError
 from shunter.promotion.durations import parse_go_duration
@@ -290,9 +291,7 @@ class _Auth:
         return cls(f"Bearer {token}", (token,), source)
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self.secrets)
 
 
 def _decode(data: Mapping[str, Any], key: str, where: str) -> str:
