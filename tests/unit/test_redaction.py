@@ -158,9 +158,22 @@ class TestLogging:
         assert logging.getLogRecordFactory() is factory
 
 
-def test_many_values_are_compiled_into_one_automaton() -> None:
-    values = [fresh("bulk") for _ in range(redaction._PENDING_LIMIT)]
+def test_many_values_in_tiers_of_bounded_size() -> None:
+    values = [fresh("bulk") for _ in range(redaction._TIER_LIMIT // 4)]
     for value in values:
         register_secret(value)
+    tiers = redaction._REGISTRY._tiers
+    assert tiers
+    assert all(len(tier.literals) <= redaction._TIER_LIMIT for tier in tiers)
     text = " | ".join(values[::37])
     assert redact(text) == " | ".join([MASK] * len(values[::37]))
+
+
+def test_a_longer_value_is_masked_whole_whatever_was_registered_first() -> None:
+    short = fresh("prefix")
+    register_secret(short)
+    for _ in range(redaction._PENDING_LIMIT):  # push the first value into a compiled tier
+        register_secret(fresh("filler"))
+    longer = short + "-and-more"
+    register_secret(longer)
+    assert redact(f"[{longer}] [{short}]") == f"[{MASK}] [{MASK}]"

@@ -25,9 +25,11 @@ Independently of the registry, URLs lose their credentials: an ``http(s)://`` UR
 whole userinfo (a token given as the user name included), any other ``scheme://user:password@``
 its password (``ssh://git@host`` keeps the ``git`` user).
 
-Matching is linear in the text (RE2, built from the registered literals; new values are
-scanned literally until enough accumulate to rebuild the automaton), and the registry is safe
-to use from threads.
+Matching is linear in the text: the registered literals are compiled into RE2 automata of at
+most 4,096 literals each (so registering a value never stalls the caller on a long
+compilation), new ones are searched literally until 32 accumulate; the registry is safe to
+use from threads. Values of one character are not registered. A tree (a status) is searched
+as one text first, and only its strings that hold something to mask are rewritten.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ import json
 import logging
 import threading
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
@@ -66,8 +69,10 @@ _CRED_TYPE = "kargo.akuity.io/cred-type"
 _CREDENTIAL_TYPES = frozenset({"git", "helm", "image"})
 #: A base64 fragment (inside a longer base64 string) shorter than this is not searched for.
 _MIN_BASE64_CORE = 8
-#: New literals are scanned one by one until this many wait, then the automaton is rebuilt.
-_PENDING_LIMIT = 256
+#: New literals are searched one by one until this many wait, then they are compiled.
+_PENDING_LIMIT = 32
+#: The most literals one RE2 automaton holds (so one compilation stays short).
+_TIER_LIMIT = 4096
 
 
 def _options(*, longest: bool) -> Any:
@@ -120,19 +125,40 @@ def _short_forms(value: str) -> set[str]:
     return {f"'{value}'", f'"{value}"', f"\\'{value}\\'", f'\\"{value}\\"'}
 
 
+@dataclass(frozen=True)
+class _Tier:
+    """Some registered literals compiled into one RE2 automaton."""
+
+    literals: tuple[str, ...]
+    pattern: Any
+
+    @classmethod
+    def build(cls, literals: Iterable[str]) -> _Tier:
+        ordered = tuple(sorted(set(literals), key=len, reverse=True))
+        return cls(ordered, re2.compile("|".join(re2.escape(f) for f in ordered), _OPTIONS))
+
+
 class _Registry:
-    """The registered literals: an RE2 automaton plus a short list not compiled in yet."""
+    """The registered literals, in RE2 automata of bounded size plus a few not compiled yet.
+
+    New literals wait in a short list (searched with ``find``) until :data:`_PENDING_LIMIT` of
+    them are there; they then become a tier, and two tiers of the same size merge, up to
+    :data:`_TIER_LIMIT` literals (a binary counter). Registering never compiles more than
+    :data:`_TIER_LIMIT` literals at once (tens of milliseconds), however many are registered,
+    and a search costs one linear pass per tier.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: set[str] = set()
         self._literals: set[str] = set()
-        self._compiled: Any = None
-        self._pending: tuple[tuple[str, str], ...] = ()
+        self._replacement: dict[str, str] = {}
+        self._tiers: tuple[_Tier, ...] = ()
+        self._pending: tuple[str, ...] = ()
 
     def add(self, value: str) -> bool:
-        """Register ``value``; True when it was new."""
-        if not value or value in self._values:
+        """Register ``value``; True when it was new (values of one character are ignored)."""
+        if len(value) < 2 or value in self._values:
             return False
         short = len(value) < MIN_SECRET_LENGTH
         forms = _short_forms(value) if short else secret_forms(value)
@@ -142,43 +168,49 @@ class _Registry:
             self._values.add(value)
             new = forms - self._literals
             self._literals |= new
-            pending = list(self._pending)
             for form in new:
-                masked = form.replace(value, MASK) if len(value) < MIN_SECRET_LENGTH else MASK
-                pending.append((form, masked))
-            if len(pending) >= _PENDING_LIMIT:
-                self._rebuild()
-            else:
-                # Longest first, so that a form containing another one is replaced whole.
-                self._pending = tuple(sorted(pending, key=lambda p: len(p[0]), reverse=True))
+                self._replacement[form] = form.replace(value, MASK) if short else MASK
+            pending = self._pending + tuple(new)
+            if len(pending) < _PENDING_LIMIT:
+                self._pending = pending
+                return True
+            tiers = [*self._tiers, _Tier.build(pending)]
+            while (
+                len(tiers) > 1
+                and len(tiers[-2].literals) <= len(tiers[-1].literals)
+                and len(tiers[-2].literals) + len(tiers[-1].literals) <= _TIER_LIMIT
+            ):
+                last = tiers.pop()
+                tiers[-1] = _Tier.build(tiers[-1].literals + last.literals)
+            self._tiers, self._pending = tuple(tiers), ()
         return True
-
-    def _rebuild(self) -> None:
-        long_forms = sorted(self._literals, key=len, reverse=True)
-        self._compiled = re2.compile("|".join(re2.escape(f) for f in long_forms), _OPTIONS)
-        self._pending = ()
 
     def count(self) -> int:
         return len(self._values)
 
     def mask(self, text: str) -> str:
-        compiled, pending = self._compiled, self._pending
-        if compiled is not None and compiled.search(text) is not None:
-            text = compiled.sub(lambda m: _masked(m.group(0)), text)
-        for form, masked in pending:
-            if form in text:
-                text = text.replace(form, masked)
-        return text
-
-
-def _masked(form: str) -> str:
-    # A quoted short value keeps its quotes; anything else becomes the mask.
-    for quote in ("\\'", '\\"', "'", '"'):
-        if len(form) > 2 * len(quote) and form.startswith(quote) and form.endswith(quote):
-            inner = form[len(quote) : -len(quote)]
-            if len(inner) < MIN_SECRET_LENGTH:
-                return f"{quote}{MASK}{quote}"
-    return MASK
+        tiers, pending = self._tiers, self._pending
+        spans: list[tuple[int, int]] = []
+        for tier in tiers:
+            if tier.pattern.search(text) is not None:
+                spans += [match.span() for match in tier.pattern.finditer(text)]
+        for form in pending:
+            start = text.find(form)
+            while start >= 0:
+                spans.append((start, start + len(form)))
+                start = text.find(form, start + 1)
+        if not spans:
+            return text
+        # Leftmost-longest over every tier, so a longer value is never cut by a shorter one.
+        out: list[str] = []
+        position = 0
+        for start, end in sorted(spans, key=lambda span: (span[0], -span[1])):
+            if start < position:
+                continue
+            out += [text[position:start], self._replacement.get(text[start:end], MASK)]
+            position = end
+        out.append(text[position:])
+        return "".join(out)
 
 
 _REGISTRY = _Registry()
@@ -246,12 +278,37 @@ def redact_url(url: str) -> str:
 
 def redact_data(value: Any) -> Any:
     """A copy of a JSON-like tree with :func:`redact` applied to every string (keys too)."""
+    strings: list[str] = []
+    _strings(value, strings)
+    joined = "\x00".join(strings)
+    if _REGISTRY.mask(joined) == joined and not ("://" in joined and "@" in joined):
+        return _copy(value, _same)
+    return _copy(value, redact)
+
+
+def _strings(value: Any, into: list[str]) -> None:
     if isinstance(value, str):
-        return redact(value)
+        into.append(value)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _strings(key, into)
+            _strings(item, into)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _strings(item, into)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def _copy(value: Any, text: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return text(value)
     if isinstance(value, Mapping):
-        return {redact_data(k): redact_data(v) for k, v in value.items()}
+        return {_copy(k, text): _copy(v, text) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redact_data(item) for item in value]
+        return [_copy(item, text) for item in value]
     return value
 
 
@@ -289,9 +346,8 @@ def _redact_record(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a broken format string: leave it to logging's own error report
         return
-    redacted = redact(message)
-    if redacted != message:
-        record.msg, record.args = redacted, None
+    # The message is rendered once here; handlers then use it as is.
+    record.msg, record.args = redact(message), None
     if record.exc_info and not record.exc_text:
         record.exc_text = redact(_exception_formatter.formatException(record.exc_info))
     if record.stack_info:
