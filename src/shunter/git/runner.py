@@ -1,8 +1,9 @@
 """The only module that starts git processes, for promotions and for discovery alike.
 
-Every git command of the operator runs through :func:`run_git` (the git steps through
-:mod:`shunter.git.repo`, commit discovery through :mod:`shunter.registries.git`); other programs
-(helm, kubectl, kustomize) have their own runner in :mod:`shunter._internal.programs`.
+Every git command of the operator runs through :func:`run_git` (the mirrors and the
+promotions' working trees through :mod:`shunter.git.repo`, commit discovery through
+:mod:`shunter.registries.git`); other programs (helm, kubectl, kustomize) have their own runner
+in :mod:`shunter._internal.programs`.
 
 * ``asyncio.create_subprocess_exec`` with an argv list (never a shell), in its own process
   group so that a timeout or a cancellation kills git *and* its helpers (``git-remote-http``).
@@ -245,6 +246,35 @@ async def _terminate(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
+async def _start(
+    *argv: str, cwd: Path, env: Mapping[str, str], stdin: int
+) -> asyncio.subprocess.Process:
+    """Start ``argv`` in its own process group with piped output.
+
+    A cancellation while asyncio is still connecting the pipes can leave asyncio waiting
+    forever for the child (CPython 3.11 never wakes an exit waiter whose pipes never
+    connected), so the start itself is not cancelled: it finishes, then the child is stopped
+    and the cancellation goes on.
+    """
+    starting = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
+            *argv,
+            cwd=cwd,
+            env=dict(env),
+            stdin=stdin,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    )
+    try:
+        return await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await _terminate(await starting)
+        raise
+
+
 def _error_class(stderr: str) -> type[GitCommandError]:
     if _AUTH_FAILURE.search(stderr):
         return GitAuthenticationError
@@ -306,16 +336,13 @@ async def run_git(
     child_env = build_env(home, credentials=credentials, config=config, extra=env)
     prefix = () if git_dir is None else (f"--git-dir={git_dir}",)
     started = time.monotonic()
-    process = await asyncio.create_subprocess_exec(
+    process = await _start(
         "git",
         *prefix,
         *args,
         cwd=cwd,
         env=child_env,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
     )
     try:
         out, err = await asyncio.wait_for(process.communicate(stdin), time_limit)

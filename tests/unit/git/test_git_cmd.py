@@ -130,6 +130,28 @@ class TestRunner:
             await task
         assert _wait_gone(int(pid_file.read_text()))
 
+    def test_cancellation_while_starting_never_hangs(self, tmp_path: Path) -> None:
+        """Cancelled while asyncio still connects the child's pipes (here: the loop stopped
+        right after the start and a shutdown cancels everything, as at operator exit or test
+        teardown), the command ends instead of waiting forever for the child."""
+
+        async def start() -> None:
+            asyncio.get_running_loop().create_task(
+                run_git(["version"], cwd=tmp_path, home=None, time_limit=10)
+            )
+
+        for _ in range(3):
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(start())
+                tasks = asyncio.all_tasks(loop)
+                for task in tasks:
+                    task.cancel()
+                _, pending = loop.run_until_complete(asyncio.wait(tasks, timeout=10))
+                assert not pending
+            finally:
+                loop.close()
+
     async def test_logs_are_debug_and_scrubbed(
         self, caplog: pytest.LogCaptureFixture, tmp_path: Path
     ) -> None:
