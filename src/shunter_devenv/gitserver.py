@@ -110,9 +110,9 @@ class TreeEntry:
         return cls("160000", oid=commit)
 
 
-@dataclass(frozen=True)
+@dataclass
 class GitRequest:
-    """One request the server answered."""
+    """One request the server answered (``response_bytes`` grows while the body is sent)."""
 
     method: str
     repo: str
@@ -121,6 +121,7 @@ class GitRequest:
     user: str | None
     chunked: bool = False  # the request body came with chunked transfer-encoding
     content_encoding: str | None = None  # e.g. "gzip" for compressed fetch negotiations
+    response_bytes: int = 0  # body bytes sent so far (a clone's pack makes this large)
 
 
 def _classify(path_info: str, query: str) -> tuple[str, GitRequestKind]:
@@ -345,14 +346,16 @@ class GitServer:
         chunked = "chunked" in handler.headers.get("Transfer-Encoding", "").lower()
         encoding = handler.headers.get("Content-Encoding")
 
-        def record(status: int) -> None:
+        def record(status: int) -> GitRequest:
             # Recorded before the response goes out, so a client that has its answer can count.
-            self._record(GitRequest(handler.command, repo, kind, status, user, chunked, encoding))
+            request = GitRequest(handler.command, repo, kind, status, user, chunked, encoding)
+            self._record(request)
+            return request
 
         self._run_backend(handler, self._cgi_env(handler, path_info, split.query, user), record)
 
     def _run_backend(
-        self, handler: _GitHandler, env: dict[str, str], record: Callable[[int], None]
+        self, handler: _GitHandler, env: dict[str, str], record: Callable[[int], GitRequest]
     ) -> None:
         with_body = has_request_body(handler)
         proc = subprocess.Popen(
@@ -412,6 +415,17 @@ class GitServer:
             and (method is None or r.method == method.upper())
             and (wanted_repo is None or r.repo == wanted_repo)
             and (status is None or r.status == status)
+        )
+
+    def response_bytes(
+        self, kind: GitRequestKind | str | None = None, *, repo: str | None = None
+    ) -> int:
+        """Body bytes sent in answer to the requests matching the filters (clones are big)."""
+        wanted_repo = None if repo is None else self._normalise(repo)
+        return sum(
+            r.response_bytes
+            for r in self.requests
+            if (kind is None or r.kind == kind) and (wanted_repo is None or r.repo == wanted_repo)
         )
 
     def request_counts(self) -> Counter[tuple[str, str]]:
@@ -686,7 +700,7 @@ def _feed(handler: _GitHandler, stdin: IO[bytes]) -> None:
 
 
 def _relay_cgi_response(
-    handler: _GitHandler, stdout: IO[bytes], record: Callable[[int], None]
+    handler: _GitHandler, stdout: IO[bytes], record: Callable[[int], GitRequest]
 ) -> None:
     """Turn the CGI output (headers, blank line, body) into the HTTP response."""
     status, reason = 200, "OK"
@@ -709,7 +723,7 @@ def _relay_cgi_response(
             headers.append((name, value))
     if not saw_header:
         status, reason, headers = 502, "Bad Gateway", [("Content-Length", "0")]
-    record(status)
+    request = record(status)
     handler.send_response(status, reason or None)
     has_length = any(name.lower() == "content-length" for name, _ in headers)
     for name, value in headers:
@@ -726,6 +740,7 @@ def _relay_cgi_response(
     handler.end_headers()
     reader = cast(io.BufferedReader, stdout)
     while data := reader.read1(_CHUNK):
+        request.response_bytes += len(data)  # counted before the client can have it
         if chunked:
             write_chunk(handler.wfile, data)
         else:
