@@ -87,7 +87,7 @@ class MergeConflictError(GitError):
 
 
 class NotAWorkTreeError(GitError):
-    """A path is not the top of a working tree created by :class:`shunter.git.BareRepo`."""
+    """A path is not the top of a working tree checked out by :func:`shunter.git.check_out`."""
 
 
 class RemoteRefNotFoundError(GitError):

@@ -9,8 +9,9 @@ Owns one reconcile of a Promotion that is allowed to run (the Stage chose it):
   step metadata and health checks cleared but ``state`` kept;
 * ``phase``/``startedAt``/``freight``/``freightCollection`` bookkeeping, then the step loop of
   :mod:`shunter.promotion.orchestrator`, with ``save(status)`` after every step;
-* the final phase, ``finishedAt``, removal of the working directory on a terminal phase, and a
-  "requeue after" hint while a step is Running.
+* the final phase, ``finishedAt``, removal of the working directory (and of its git working
+  trees from the mirrors) on a terminal phase, and a "requeue after" hint while a step is
+  Running.
 
 Nothing a step does can make :meth:`Engine.run` raise; only ``save`` errors propagate.
 """
@@ -113,6 +114,7 @@ class Engine:
         self._clock = clock
         self._requeue = requeue or RequeuePolicy()
         self._controller_actor = controller_actor
+        self._mirrors = capabilities.git_mirrors
         self._orchestrator = Orchestrator(
             registry=registry,
             capabilities=capabilities,
@@ -131,8 +133,10 @@ class Engine:
         return work_dir_path(self._work_root, uid)
 
     def cleanup(self, uid: str) -> None:
-        """Remove a Promotion's working directory (terminal phase or deletion)."""
+        """Remove a Promotion's working directory (terminal phase or deletion), then let the
+        git mirrors forget its working trees (in the background)."""
         cleanup_work_dir(self._work_root, uid)
+        self._mirrors.prune_soon()
 
     async def run(
         self,

@@ -30,6 +30,7 @@ from shunter._internal.paths import real_path, safe_join
 from shunter.api.v1alpha1.common import FreightCollection, FreightReference, HealthCheckStep
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import CredentialsDatabase
+from shunter.git import MirrorStore, default_mirror_store
 
 #: ``await evaluate(expression, extra_variables) -> value`` (raises only ``ExpressionError``)
 ExpressionEvaluator = Callable[[str, Mapping[str, Any]], Awaitable[Any]]
@@ -81,6 +82,9 @@ class Capabilities:
     git_author: GitAuthor = field(default_factory=GitAuthor)
     #: Argo CD namespace for argocd-update when an app does not name one.
     argocd_namespace: str = "argocd"
+    #: The git mirrors the git steps check out from and push through (one per repository URL;
+    #: the operator shares its store with discovery). Default: a process-wide temporary one.
+    git_mirrors: MirrorStore = field(default_factory=default_mirror_store)
     #: Extra services by name (e.g. a Kubernetes client), for steps that declare them.
     extras: Mapping[str, Any] = field(default_factory=dict)
 

@@ -1,30 +1,39 @@
-"""The ``git-clone`` step: clone a repository and check out branches, tags or commits.
+"""The ``git-clone`` step: check branches, tags or commits of a repository out.
 
-The repository is cloned bare into a private folder of the work directory, then each
-``checkout[]`` entry becomes a working tree at its ``path`` (a branch; a tag or commit, detached;
-or the default branch). A missing branch with ``create: true`` is created on the remote as an
-empty orphan branch. Output: ``commits`` maps each checkout's ``as`` (or ``path``) to the sha
-checked out there. Credentials come from the project's git credentials; commit identity from
-``author`` or the operator's configured git user.
+The operator keeps one bare mirror per repository URL in its work directory
+(``<work dir>/mirrors``, shared with Warehouse discovery): the step brings the refs it needs
+up to date in the mirror (one fetch, shared with concurrent promotions of the same repository;
+the remote's tags come along, as in a clone) and checks each ``checkout[]`` entry out as a
+linked working tree at its ``path`` (a branch; a tag or commit, detached; or the default
+branch), so a repository is never cloned twice. A missing branch with ``create: true`` is
+created on the remote as an empty orphan branch. Output: ``commits`` maps each checkout's
+``as`` (or ``path``) to the sha checked out there. Credentials come from the project's git
+credentials; commit identity from ``author`` or the operator's configured git user.
 
-Each checkout path is resolved right before its checkout (:meth:`StepContext.real_path`): a
-repository that commits ``evil -> /outside`` cannot have a later checkout at ``src/evil/x``
-written outside the work directory. ``repoURL`` must be a remote URL (see
-:func:`shunter.git.check_repo_url`).
+Each checkout path is resolved right before its working tree is added
+(:meth:`StepContext.real_path`): a repository that commits ``evil -> /outside`` cannot have a
+later checkout at ``src/evil/x`` written outside the work directory. ``repoURL`` must be a
+remote URL (see :func:`shunter.git.check_repo_url`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import shutil
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.git import (
-    BareRepo,
+    Checkout,
     GitError,
+    RemoteRefNotFoundError,
+    WorkTree,
     check_commit_id,
+    check_out,
     check_ref_name,
     check_repo_url,
     redact_url,
@@ -113,55 +122,68 @@ class GitCloneStep:
     default_error_threshold: ClassVar[int] = 1
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
-        """Clone, then add one working tree per checkout."""
+        """Bring the mirror up to date, then add one working tree per checkout."""
         if not isinstance(config, GitCloneConfig):
             raise TerminalStepError("git-clone: unexpected config type")
         url = config.repo_url
         shown = redact_url(url)
-        self._check_targets(ctx, config)
+        checkouts = [
+            Checkout(
+                path=target,
+                branch=entry.branch,
+                commit=entry.commit,
+                tag=entry.tag,
+                create=entry.create,
+                sparse=tuple(entry.sparse or ()),
+                # Where the path leads now: an earlier checkout may have planted a link on it.
+                resolve=lambda entry=entry: ctx.real_path(entry.path, create_parents=True),
+            )
+            for entry, target in zip(config.checkout, self._targets(ctx, config), strict=True)
+        ]
         author = identity(ctx, config.author)
         credentials = await repo_credentials(ctx, url)
+        mirror = ctx.capabilities.git_mirrors.mirror(url, blobless=config.blobless)
         try:
-            repo = await BareRepo.clone(
+            trees = await check_out(
+                mirror,
                 url,
-                ctx.work_dir,
+                checkouts,
                 author=author,
                 credentials=credentials,
                 insecure_skip_tls_verify=config.insecure_skip_tls_verify,
-                blobless=config.blobless,
             )
+        except RemoteRefNotFoundError as exc:
+            raise git_step_error(f"error checking out {shown}", exc) from exc
         except GitError as exc:
             raise git_step_error(f"error cloning {shown}", exc) from exc
-        commits: dict[str, str] = {}
         try:
-            for entry in config.checkout:
-                # Where the path leads now: an earlier checkout may have planted a link on it.
-                target = ctx.real_path(entry.path, create_parents=True)
-                tree = await repo.add_worktree(
-                    target,
-                    branch=entry.branch,
-                    commit=entry.commit,
-                    tag=entry.tag,
-                    create=entry.create,
-                    sparse=entry.sparse or (),
-                )
-                if config.recurse_submodules:
-                    await tree.update_submodules()
-                commits[entry.key] = await tree.head()
-        except GitError as exc:
-            await repo.close()
-            raise git_step_error(f"error checking out {shown}", exc) from exc
-        except BaseException:
-            await repo.close()
+            commits = await self._commits(config, trees)
+        except BaseException as exc:
+            for tree in trees:
+                await asyncio.to_thread(shutil.rmtree, tree.path, True)
+            ctx.capabilities.git_mirrors.prune_soon()
+            if isinstance(exc, GitError):
+                raise git_step_error(f"error checking out {shown}", exc) from exc
             raise
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output={"commits": commits})
 
     @staticmethod
-    def _check_targets(ctx: StepContext, config: GitCloneConfig) -> None:
-        """Refuse checkout paths that are outside or not distinct, before anything is cloned.
+    async def _commits(config: GitCloneConfig, trees: list[WorkTree]) -> dict[str, str]:
+        """Submodules (if asked for), then each checkout's sha by its output key."""
+        commits: dict[str, str] = {}
+        for entry, tree in zip(config.checkout, trees, strict=True):
+            if config.recurse_submodules:
+                await tree.update_submodules()
+            commits[entry.key] = await tree.head()
+        return commits
+
+    @staticmethod
+    def _targets(ctx: StepContext, config: GitCloneConfig) -> list[Path]:
+        """Every checkout path, checked inside the work directory, before anything is fetched.
 
         This is only the early check: each path is resolved again right before its checkout.
         """
         targets = [ctx.path(entry.path) for entry in config.checkout]
         if len(set(targets)) != len(targets):
             raise TerminalStepError("checkout paths must be distinct")
+        return targets

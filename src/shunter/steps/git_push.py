@@ -3,15 +3,24 @@
 Target: ``targetBranch``; or ``generateTargetBranch`` (``kargo/promotion/<promotion>``,
 force-pushed since the name is unique to the Promotion); or ``tag``; or the checked-out branch.
 
-Concurrent Promotions pushing to one branch never lose a commit: before every attempt the
-remote branch is fetched and the local commits are rebased onto it (Kargo's default
-``AlwaysRebase`` policy), and a push rejected as non-fast-forward is retried (after a jittered,
-growing delay) up to ``maxAttempts`` times (default 10). Within one process, pushes to the same
-repository and branch also take turns on a lock, so retries are only needed against other
-writers. A rebase conflict fails the step for good.
+Concurrent Promotions pushing to one branch never lose a commit (Kargo's default
+``AlwaysRebase`` policy), and pushes go through the repository's mirror (``shunter.git``):
 
-Outputs: ``branch``, ``commit`` (the pushed ``HEAD``) and, when the provider is known (``provider``
-or inferred from the host), ``commitURL``.
+* within the process, pushes to the same repository and branch take turns on the mirror's
+  branch lock, so retries are only needed against other writers;
+* first, a free try on the mirror's idea of the branch (what the last fetch or the last push of
+  this process left there): rebase onto it and push with a lease on it
+  (``--force-with-lease``), so the push lands only if the remote branch is exactly what the
+  commits were rebased on. A push that lands is recorded in the mirror, so the next promotion
+  in line rebases on it without fetching;
+* if that is refused, up to ``maxAttempts`` (default 10) attempts each fetch the branch into
+  the mirror, rebase onto it and push with the same lease, after a jittered, growing delay
+  between attempts. A refused attempt is undone first (the promotion's commits are rebased as
+  they were, never as rebased on a base that turned out stale). A rebase conflict fails the
+  step for good.
+
+Outputs: ``branch``, ``commit`` (the pushed ``HEAD``) and, when the provider is known
+(``provider`` or inferred from the host), ``commitURL``.
 """
 
 from __future__ import annotations
@@ -19,8 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import weakref
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar
@@ -30,10 +37,10 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.git import (
     GitError,
+    Mirror,
     NonFastForwardError,
     WorkTree,
     check_ref_name,
-    normalize_git_url,
     redact_url,
 )
 from shunter.promotion.registry import register
@@ -120,22 +127,6 @@ class Backoff:
         return base * (1.0 + self.jitter * random.random())  # noqa: S311 - jitter, not security
 
 
-# Per event loop (asyncio locks belong to one loop): (normalised URL, branch) -> lock.
-_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], asyncio.Lock]]
-_LOCKS = weakref.WeakKeyDictionary()
-
-
-@contextlib.asynccontextmanager
-async def _branch_lock(url: str, branch: str, enabled: bool) -> AsyncIterator[None]:
-    if not enabled:
-        yield
-        return
-    locks = _LOCKS.setdefault(asyncio.get_running_loop(), {})
-    lock = locks.setdefault((normalize_git_url(url), branch), asyncio.Lock())
-    async with lock:
-        yield
-
-
 @register
 class GitPushStep:
     """Runner of ``git-push``."""
@@ -170,17 +161,19 @@ class GitPushStep:
                     f"{config.path} is not on a branch (detached HEAD): set targetBranch"
                 )
             target = current
-        integrate = config.tag is None and not force
-        attempts = config.max_attempts or DEFAULT_MAX_ATTEMPTS
-        await self._push(
-            tree,
-            config,
-            target=target,
-            force=force,
-            integrate=integrate,
-            attempts=attempts,
-            shown=shown,
-        )
+        mirror = ctx.capabilities.git_mirrors.mirror_at(tree.mirror_path)
+        where = f"tag {config.tag}" if config.tag else f"branch {target}"
+        try:
+            if config.tag is None and not force and target:
+                await self._integrate_and_push(
+                    tree, mirror, target, config.max_attempts or DEFAULT_MAX_ATTEMPTS, where
+                )
+            else:
+                await tree.push(target_branch=target, tag=config.tag, force=force)
+                if config.tag is None and target:
+                    await mirror.record_push(target, await tree.head())
+        except GitError as exc:
+            raise git_step_error(f"error pushing to {where} of {shown}", exc) from exc
         try:
             sha = await tree.head()
         except GitError as exc:
@@ -193,31 +186,50 @@ class GitPushStep:
             output["commitURL"] = url
         return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output)
 
-    async def _push(
-        self,
-        tree: WorkTree,
-        config: GitPushConfig,
-        *,
-        target: str | None,
-        force: bool,
-        integrate: bool,
-        attempts: int,
-        shown: str,
+    async def _integrate_and_push(
+        self, tree: WorkTree, mirror: Mirror, branch: str, attempts: int, where: str
     ) -> None:
-        where = f"tag {config.tag}" if config.tag else f"branch {target}"
+        """Rebase onto the remote branch and push with a lease on it, until it lands."""
+        known = await mirror.tip(branch)
+        if known is not None and await self._attempt(tree, mirror, branch, fetch=False) is None:
+            return
         for attempt in range(1, attempts + 1):
-            try:
-                async with _branch_lock(tree.url, target or "", self._serialize and integrate):
-                    if integrate and target:
-                        await tree.integrate_remote(target)
-                    await tree.push(target_branch=target, tag=config.tag, force=force)
+            rejected = await self._attempt(tree, mirror, branch, fetch=True)
+            if rejected is None:
                 return
-            except NonFastForwardError as exc:
-                if attempt >= attempts:
-                    raise StepError(
-                        f"error pushing to {where} of {shown}: still rejected after "
-                        f"{attempts} attempt(s): {exc}"
-                    ) from exc
-            except GitError as exc:
-                raise git_step_error(f"error pushing to {where} of {shown}", exc) from exc
+            if attempt >= attempts:
+                raise StepError(
+                    f"error pushing to {where} of {redact_url(tree.url)}: still rejected after "
+                    f"{attempts} attempt(s): {rejected}"
+                )
             await asyncio.sleep(self._backoff.delay(attempt))
+
+    async def _attempt(
+        self, tree: WorkTree, mirror: Mirror, branch: str, *, fetch: bool
+    ) -> NonFastForwardError | None:
+        """One try, taking turns with this process's other pushers of the branch: the branch as
+        the mirror knows it (fetched first if ``fetch``), rebase, push with a lease on it.
+        Returns the refusal if the remote moved on meanwhile, None once the push landed."""
+        turn = mirror.branch_lock(branch) if self._serialize else contextlib.nullcontext()
+        async with turn:
+            if fetch:
+                base = await mirror.refresh_branch(
+                    tree.url,
+                    branch,
+                    credentials=tree.credentials,
+                    insecure_skip_tls_verify=tree.insecure_skip_tls_verify,
+                )
+            else:
+                base = await mirror.tip(branch)
+            mine = await tree.head()
+            if base is not None:
+                await tree.rebase(base)
+            try:
+                await tree.push(target_branch=branch, expect=base or "")
+            except NonFastForwardError as exc:
+                # Next time, rebase the commits as they were, not as rebased on a base that
+                # turned out stale (a branch reset on the remote must not bring that back).
+                await tree.reset_hard(mine)
+                return exc
+            await mirror.record_push(branch, await tree.head())
+        return None

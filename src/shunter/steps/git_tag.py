@@ -2,9 +2,10 @@
 
 Config: ``path`` (a working tree made by ``git-clone``), ``tag`` (the tag name), ``message``
 (the annotation) and ``force`` (default false: move a tag of that name that already exists;
-without it an existing tag is an error). The tagger is the identity chosen at clone time. The
-tag is only local: push it with ``git-push`` and ``tag: <name>``. Output ``commit``: the sha
-of the tagged commit (``HEAD``).
+without it an existing tag - this tree's, or one the remote had at checkout - is an error). The
+tagger is the identity chosen at clone time. The tag belongs to this working tree only (other
+promotions checking out the same repository do not see it): push it with ``git-push`` and
+``tag: <name>``. Output ``commit``: the sha of the tagged commit (``HEAD``).
 
 An invalid tag name is a terminal error; an existing tag (without ``force``) is an error
 counted against the step's error threshold, as in Kargo.

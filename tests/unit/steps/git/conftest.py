@@ -2,7 +2,9 @@
 
 Steps run exactly as the engine runs them: the raw config is validated with the step's
 ``config_model``, then ``run`` gets a :class:`StepContext` with a work directory of its own.
-Credentials come from :class:`StaticCredentialsDatabase` (keyed by exact repository URL).
+Credentials come from :class:`StaticCredentialsDatabase` (keyed by exact repository URL). Every
+context of one test shares one git mirror store (``tmp_path/mirrors``), as the promotions of
+one operator do.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import SecretStr
 
 from shunter.api.v1alpha1.common import FreightCollection, FreightReference
 from shunter.credentials.types import Credentials, CredentialType, StaticCredentialsDatabase
+from shunter.git import MirrorStore
 from shunter.promotion.step import Capabilities, GitAuthor, StepContext, StepResult, StepRunner
 from shunter_devenv.gitserver import GitServer
 
@@ -32,6 +35,7 @@ class Kit:
     server: GitServer
     tmp_path: Path
     alice: Credentials
+    mirrors: MirrorStore
 
     def ctx(
         self,
@@ -47,7 +51,9 @@ class Kit:
         database = StaticCredentialsDatabase(
             {(CredentialType.GIT, url): value for url, value in (creds or {}).items()}
         )
-        capabilities = Capabilities(credentials=database, git_author=git_author or GitAuthor())
+        capabilities = Capabilities(
+            credentials=database, git_author=git_author or GitAuthor(), git_mirrors=self.mirrors
+        )
         return StepContext(
             project="demo",
             stage="test",
@@ -105,4 +111,5 @@ def name() -> str:
 
 @pytest.fixture
 def kit(server: GitServer, tmp_path: Path) -> Kit:
-    return Kit(server, tmp_path, Credentials(username="alice", password=SecretStr(PASSWORD)))
+    alice = Credentials(username="alice", password=SecretStr(PASSWORD))
+    return Kit(server, tmp_path, alice, MirrorStore(tmp_path / "mirrors"))

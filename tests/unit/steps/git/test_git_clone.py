@@ -160,9 +160,9 @@ class TestRun:
             GitCloneStep(), step_ctx, {"repoURL": url, "checkout": checkout, "author": author}
         )
         for ctx, expected in ((default_ctx, "Ops Bot"), (step_ctx, "Step Author")):
-            homes = list(ctx.work_dir.glob(".repo-*"))
-            assert len(homes) == 1
-            assert f'name = "{expected}"' in (homes[0] / ".gitconfig").read_text()
+            # The identity lives in the working tree's own configuration, nowhere else.
+            assert kit.git(ctx.work_dir / "src", "config", "user.name") == expected
+            assert not list(ctx.work_dir.glob(".repo-*"))
 
     async def test_signing_key_is_refused(self, kit: Any, name: str) -> None:
         url = kit.server.create_repo(name, {"a.txt": "1"})

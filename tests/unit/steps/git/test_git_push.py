@@ -14,6 +14,7 @@ from shunter.steps.git_clone import GitCloneStep
 from shunter.steps.git_commit import GitCommitStep
 from shunter.steps.git_push import Backoff, GitPushConfig, GitPushStep
 from shunter.steps_support.git_common import commit_url
+from shunter_devenv.gitserver import GitRequestKind
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
@@ -159,6 +160,64 @@ class TestPush:
         assert not isinstance(caught.value, TerminalStepError)
         assert not caught.value.failed
         assert ctx.work_dir == bad.work_dir
+
+
+class TestThroughTheMirror:
+    """Pushes rebase on the mirror's idea of the branch, with a lease on it (no fetch when the
+    last push of this process left it there); a stale idea costs a refused push, never a
+    commit."""
+
+    async def test_the_next_push_in_line_does_not_fetch(self, kit: Any, name: str) -> None:
+        kit.server.create_repo(name, {"a.txt": "1"})
+        one = await _clone_and_change(kit, name, folder="one", file="one.txt")
+        two = await _clone_and_change(kit, name, folder="two", file="two.txt")
+        await kit.run(GitPushStep(), one, {"path": "src"})
+        fetches = kit.server.request_count(GitRequestKind.UPLOAD_PACK, repo=name)
+        pushes = kit.server.request_count(GitRequestKind.RECEIVE_PACK, repo=name)
+        await kit.run(GitPushStep(), two, {"path": "src"})
+        assert kit.server.request_count(GitRequestKind.UPLOAD_PACK, repo=name) == fetches
+        assert kit.server.request_count(GitRequestKind.RECEIVE_PACK, repo=name) == pushes + 1
+        subjects = [subject for _, subject in kit.server.log(name)]
+        assert subjects == ["update two.txt", "update one.txt", "Initial commit"]
+
+    async def test_someone_elses_push_costs_one_refused_push(self, kit: Any, name: str) -> None:
+        kit.server.create_repo(name, {"a.txt": "1"})
+        ctx = await _clone_and_change(kit, name)
+        theirs = kit.server.commit_files(name, {"theirs.txt": "t"}, message="theirs")
+        await kit.run(GitPushStep(), ctx, {"path": "src"})
+        log = kit.server.log(name)
+        assert [subject for _, subject in log] == ["update f.txt", "theirs", "Initial commit"]
+        assert log[1][0] == theirs
+        # The free try was refused by git itself on reading the remote's refs (the lease did not
+        # hold), before any pack was sent; the try after a fetch sent the one pack.
+        advertised = GitRequestKind.ADVERTISE_RECEIVE_PACK
+        assert kit.server.request_count(advertised, repo=name, status=200) == 2
+        assert kit.server.request_count(GitRequestKind.RECEIVE_PACK, repo=name, status=200) == 1
+
+    async def test_a_branch_reset_on_the_remote_is_not_resurrected(
+        self, kit: Any, name: str
+    ) -> None:
+        """c works on A; b pushes B (the mirror records it); someone resets the remote to A.
+        c's free try, rebased on B, is refused (lease); c's commits are then rebased as they
+        were, onto A: B does not come back."""
+        kit.server.create_repo(name, {"a.txt": "1"})
+        first = kit.server.head(name)
+        ctx = await _clone_and_change(kit, name, folder="c", file="c.txt")
+        reverted = await _clone_and_change(kit, name, folder="b", file="b.txt")
+        await kit.run(GitPushStep(), reverted, {"path": "src"})
+        kit.server_git(name, "update-ref", "refs/heads/main", first)
+        await kit.run(GitPushStep(), ctx, {"path": "src"})
+        assert [subject for _, subject in kit.server.log(name)] == [
+            "update c.txt",
+            "Initial commit",
+        ]
+
+    async def test_max_attempts_counts_the_fetched_tries(self, kit: Any, name: str) -> None:
+        kit.server.create_repo(name, {"a.txt": "1"})
+        ctx = await _clone_and_change(kit, name)
+        kit.server.commit_files(name, {"theirs.txt": "t"}, message="theirs")
+        result = await kit.run(GitPushStep(), ctx, {"path": "src", "maxAttempts": 1})
+        assert result.status is PromotionStepStatus.SUCCEEDED
 
 
 @pytest.mark.parametrize(

@@ -50,8 +50,10 @@ async def test_tag_then_push(kit: Any, name: str) -> None:
     )
     assert result.status is PromotionStepStatus.SUCCEEDED
     assert result.output == {"commit": sha}
-    assert kit.git(src, "cat-file", "-t", "v1.2.3") == "tag"
-    assert kit.git(src, "tag", "-l", "--format=%(contents:subject)", "v1.2.3") == "Release v1.2.3"
+    # Until pushed, the tag is private to the working tree (git's per-worktree ref space).
+    local = "refs/worktree/tags/v1.2.3"
+    assert kit.git(src, "cat-file", "-t", local) == "tag"
+    assert kit.git(src, "for-each-ref", "--format=%(contents:subject)", local) == "Release v1.2.3"
     await kit.run(GitPushStep(), ctx, {"path": "src", "tag": "v1.2.3"})
     assert kit.server_git(name, "rev-parse", "v1.2.3^{commit}") == sha
 
@@ -67,12 +69,12 @@ async def test_existing_tag_needs_force(kit: Any, name: str) -> None:
     with pytest.raises(StepError, match="error creating tag t") as caught:
         await kit.run(GitTagStep(), ctx, {"path": "src", "tag": "t", "message": "m"})
     assert not isinstance(caught.value, TerminalStepError)
-    assert kit.git(src, "rev-parse", "t^{commit}") == first
+    assert kit.git(src, "rev-parse", "refs/worktree/tags/t^{commit}") == first
     moved = await kit.run(
         GitTagStep(), ctx, {"path": "src", "tag": "t", "message": "m", "force": True}
     )
     assert moved.output == {"commit": second}
-    assert kit.git(src, "rev-parse", "t^{commit}") == second
+    assert kit.git(src, "rev-parse", "refs/worktree/tags/t^{commit}") == second
 
 
 async def test_invalid_tag_and_paths(kit: Any, name: str) -> None:
