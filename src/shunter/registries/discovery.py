@@ -50,6 +50,7 @@ from shunter.api.v1alpha1.warehouse import (
     RepoSubscription,
     WarehouseSpec,
 )
+from shunter.git import MirrorStore
 from shunter.registries.auth import BasicCredentials
 from shunter.registries.charts import ChartDiscoverer
 from shunter.registries.errors import DiscoveryError, InvalidSubscriptionError
@@ -115,6 +116,8 @@ class Discoverer:
     Args:
         settings: operator-wide settings.
         transport: an httpx transport for every registry/chart request (tests only).
+        git_mirrors: the git mirror store to share (the operator passes the one its promotions
+            use); default: one of discovery's own (see :class:`GitDiscoverer`).
     """
 
     def __init__(
@@ -122,6 +125,7 @@ class Discoverer:
         settings: DiscoverySettings | None = None,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        git_mirrors: MirrorStore | None = None,
     ) -> None:
         self.settings = settings or DiscoverySettings()
         self.limiters = RateLimiters(
@@ -129,7 +133,7 @@ class Discoverer:
         )
         self.oci = OCIClient(self.settings, self.limiters, transport=transport)
         self.images = ImageMetadataStore(self.oci)
-        self.git = GitDiscoverer(self.settings)
+        self.git = GitDiscoverer(self.settings, mirrors=git_mirrors)
         self.charts = ChartDiscoverer(self.oci)
 
     async def aclose(self) -> None:

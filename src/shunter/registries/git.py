@@ -8,9 +8,11 @@ Kargo:
    branch tip (``HEAD`` when no branch is named) or the tags that pass the filters. They are
    reported as ``observedRefs``; when they equal the previous result's, its commits are reused
    without fetching anything.
-2. Otherwise one bare mirror per repository URL, credentials and blobless setting (kept in
-   ``settings.git_cache_dir`` and shared by every Warehouse) is brought up to date with ``git
-   fetch`` - only the branch, or only the tags - and read locally.
+2. Otherwise the repository's bare mirror (a :class:`shunter.git.MirrorStore`'s, one per
+   repository URL and blobless setting, shared by every Warehouse and, in the operator, by the
+   promotions' git steps) is brought up to date with ``git fetch`` - only the branch, or only
+   the tags - and read locally. A fetch is skipped when the mirror already holds the branch
+   tip ``ls-remote`` reported (e.g. fetched by a promotion).
 3. **NewestFromBranch**: first-parent history of the branch, newest first, read in growing
    batches, stopping at ``since``; commits must pass ``expressionFilter`` and the path filters
    (paths changed relative to the first parent). **SemVer** / **Lexical** / **NewestTag**: the
@@ -26,12 +28,8 @@ qualifies if any path it changed is included (or no includes are given) and not 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import hashlib
-import shutil
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,10 +52,13 @@ from shunter.git import (
     GitRepositoryNotFoundError,
     GitTimeoutError,
     GitUnreachableError,
+    Mirror,
+    MirrorStore,
     RepoCredentials,
     redact_url,
     repo_url_problem,
 )
+from shunter.git.mirror import is_damage
 from shunter.git.runner import run_git, tls_config
 from shunter.registries.auth import BasicCredentials
 from shunter.registries.cache import SingleFlightCache
@@ -298,86 +299,137 @@ def _remote_error(
     return ProtocolError(f"git {verb} of {url} failed ({detail})", host=host)
 
 
-class _Git:
-    """Discovery's use of :func:`shunter.git.runner.run_git`: a private home folder under
-    ``root``, one time limit, the discovery TLS settings, no lazy fetches, and errors translated
-    into :mod:`shunter.registries.errors`."""
+#: A blobless mirror must never download file contents behind discovery's back.
+_NO_LAZY_FETCH = {"GIT_NO_LAZY_FETCH": "1"}
 
-    def __init__(self, root: Path, *, timeout: float, ca_bundle: Path | None = None) -> None:
+
+def _credentials(creds: BasicCredentials | None) -> RepoCredentials | None:
+    return None if creds is None else RepoCredentials(creds.username, creds.password)
+
+
+class _Git:
+    """Discovery's use of git: ``ls-remote`` through :func:`shunter.git.runner.run_git`, the
+    mirrors' commands, one time limit, the discovery TLS settings, no lazy fetches, and errors
+    translated into :mod:`shunter.registries.errors`."""
+
+    def __init__(self, store: MirrorStore, *, timeout: float, ca_bundle: Path | None) -> None:
+        self.store = store
         self.timeout = timeout
         self.ca_bundle = ca_bundle
-        self.home = root / "home"
-        self.home.mkdir(parents=True, exist_ok=True)
+
+    def _config(self, insecure_skip_tls_verify: bool) -> dict[str, str]:
+        return tls_config(
+            insecure_skip_tls_verify=insecure_skip_tls_verify, ca_bundle=self.ca_bundle
+        )
+
+    def _error(
+        self, error: GitError, verb: str, repo_url: str, creds: BasicCredentials | None = None
+    ) -> RemoteError:
+        return _remote_error(error, verb, repo_url, creds, self.timeout)
 
     async def run(
         self,
         args: Sequence[str],
         *,
         repo_url: str,
-        git_dir: Path | None = None,
         creds: BasicCredentials | None = None,
         insecure_skip_tls_verify: bool = False,
     ) -> str:
-        """Run ``git <args>`` and return stdout; failures raise :class:`RemoteError` subclasses."""
-        credentials = None if creds is None else RepoCredentials(creds.username, creds.password)
+        """Run ``git <args>`` outside any repository (``ls-remote``) and return stdout."""
         try:
             result = await run_git(
                 args,
-                cwd=self.home,
-                home=self.home,
-                git_dir=git_dir,
+                cwd=self.store.root,
+                home=None,
                 time_limit=self.timeout,
-                credentials=credentials,
-                config=tls_config(
-                    insecure_skip_tls_verify=insecure_skip_tls_verify, ca_bundle=self.ca_bundle
-                ),
-                # A blobless mirror must never download file contents behind discovery's back.
-                env={"GIT_NO_LAZY_FETCH": "1"},
+                credentials=_credentials(creds),
+                config=self._config(insecure_skip_tls_verify),
+                env=_NO_LAZY_FETCH,
             )
         except GitError as error:
-            raise _remote_error(error, args[0], repo_url, creds, self.timeout) from None
+            raise self._error(error, args[0], repo_url, creds) from None
         return result.stdout
 
+    async def read(self, mirror: Mirror, args: Sequence[str], *, repo_url: str) -> str:
+        """Run a reading command in the mirror (refs and objects stay put meanwhile)."""
+        try:
+            await mirror.ensure()
+            async with mirror.lock.read():
+                result = await mirror.run(*args, time_limit=self.timeout)
+        except GitError as error:
+            raise self._error(error, args[0], repo_url) from None
+        mirror.touch()
+        return result.stdout
 
-@dataclass
-class _Mirror:
-    path: Path
-    lock: asyncio.Lock
+    async def fetch(
+        self,
+        mirror: Mirror,
+        sub: GitSubscription,
+        creds: BasicCredentials | None,
+        refspec: str,
+        *,
+        prune: bool,
+        unless: Mapping[str, str] | None = None,
+        on_fetch: Callable[[], None] | None = None,
+    ) -> bool:
+        """Fetch ``refspec`` into the mirror (see :meth:`Mirror.fetch` for ``unless``,
+        ``on_fetch`` and the result); a damaged mirror is repaired and tried again."""
+
+        async def once() -> bool:
+            return await mirror.fetch(
+                sub.repo_url,
+                [refspec],
+                credentials=_credentials(creds),
+                config=self._config(bool(sub.insecure_skip_tls_verify)),
+                prune=prune,
+                time_limit=self.timeout,
+                unless=unless,
+                on_fetch=on_fetch,
+            )
+
+        generation = mirror.generation
+        try:
+            return await once()
+        except GitError as error:
+            if not is_damage(error):
+                raise self._error(error, "fetch", sub.repo_url, creds) from None
+            await mirror.repair(error, generation)
+        try:
+            return await once()
+        except GitError as error:
+            raise self._error(error, "fetch", sub.repo_url, creds) from None
 
 
 class GitDiscoverer:
-    """Discovers commits; owns the shared git mirrors (see the module docstring)."""
+    """Discovers commits from the repositories' mirrors (see the module docstring).
 
-    def __init__(self, settings: DiscoverySettings | None = None) -> None:
+    Args:
+        settings: operator-wide settings (time limit, CA bundle, ``ls-remote`` cache age).
+        mirrors: the mirror store to share (the operator's); without one, a store of its own
+            in ``settings.git_cache_dir`` (or a temporary folder), removed by :meth:`aclose`.
+    """
+
+    def __init__(
+        self, settings: DiscoverySettings | None = None, *, mirrors: MirrorStore | None = None
+    ) -> None:
         self.settings = settings or DiscoverySettings()
-        self._root: Path | None = None
-        self._owns_root = False
-        self._runner: _Git | None = None
-        self._mirrors: dict[str, _Mirror] = {}
+        self._owns_store = mirrors is None
+        self.mirrors = mirrors or MirrorStore(self.settings.git_cache_dir)
+        self._runner = _Git(
+            self.mirrors, timeout=self.settings.git_timeout, ca_bundle=self.settings.ca_bundle
+        )
         self.refs: SingleFlightCache[tuple[str, str, bool, str], tuple[tuple[str, str], ...]] = (
             SingleFlightCache(10_000)
         )
         self.fetches = 0
 
     def _git(self) -> _Git:
-        if self._runner is None:
-            if self.settings.git_cache_dir is not None:
-                root = self.settings.git_cache_dir
-                root.mkdir(parents=True, exist_ok=True)
-            else:
-                root = Path(tempfile.mkdtemp(prefix="shunter-git-discovery-"))
-                self._owns_root = True
-            self._root = root
-            self._runner = _Git(
-                root, timeout=self.settings.git_timeout, ca_bundle=self.settings.ca_bundle
-            )
         return self._runner
 
     async def aclose(self) -> None:
-        """Remove the mirrors if they live in a temporary folder this object created."""
-        if self._owns_root and self._root is not None:
-            await asyncio.to_thread(shutil.rmtree, self._root, True)
-        self._root, self._runner, self._mirrors = None, None, {}
+        """Remove the mirrors if this object made their store in a temporary folder."""
+        if self._owns_store:
+            await self.mirrors.aclose()
 
     # -- remote refs -----------------------------------------------------------------------
 
@@ -409,67 +461,36 @@ class GitDiscoverer:
 
     # -- mirrors ---------------------------------------------------------------------------
 
-    async def _mirror(self, sub: GitSubscription, creds: BasicCredentials | None) -> _Mirror:
-        runner = self._git()
-        assert self._root is not None  # noqa: S101 - set by _git()
-        identity = identity_of(creds)
-        blobless = bool(sub.blobless)
-        material = f"{sub.repo_url}\0{identity}\0{sub.insecure_skip_tls_verify}\0{blobless}"
-        key = hashlib.sha256(material.encode()).hexdigest()[:32]
-        mirror = self._mirrors.get(key)
-        if mirror is None:
-            mirror = _Mirror(self._root / "mirrors" / f"{key}.git", asyncio.Lock())
-            self._mirrors[key] = mirror
-        async with mirror.lock:
-            if not (mirror.path / "HEAD").exists():
-                mirror.path.parent.mkdir(parents=True, exist_ok=True)
-                url = sub.repo_url
-                await runner.run(["init", "--quiet", "--bare", str(mirror.path)], repo_url=url)
-                settings = [("remote.origin.url", url)]
-                if blobless:
-                    settings += [
-                        ("remote.origin.promisor", "true"),
-                        ("remote.origin.partialclonefilter", "blob:none"),
-                        ("extensions.partialClone", "origin"),
-                    ]
-                for name, value in settings:
-                    await runner.run(["config", name, value], repo_url=url, git_dir=mirror.path)
-        return mirror
+    def _mirror(self, sub: GitSubscription) -> Mirror:
+        return self.mirrors.mirror(sub.repo_url, blobless=bool(sub.blobless))
 
     async def _fetch(
         self,
         sub: GitSubscription,
         creds: BasicCredentials | None,
-        mirror: _Mirror,
+        mirror: Mirror,
         refspec: str,
         *,
         prune: bool = False,
+        unless: Mapping[str, str] | None = None,
     ) -> None:
-        args = ["fetch", "--quiet", "--no-tags", "--force"]
-        if prune:
-            args.append("--prune")
-        if sub.blobless:
-            args.append("--filter=blob:none")
-        args += ["origin", refspec]
-        self.fetches += 1
-        await self._git().run(
-            args,
-            repo_url=sub.repo_url,
-            git_dir=mirror.path,
-            creds=creds,
-            insecure_skip_tls_verify=bool(sub.insecure_skip_tls_verify),
+        await self._git().fetch(
+            mirror, sub, creds, refspec, prune=prune, unless=unless, on_fetch=self._count_fetch
         )
 
-    async def _local_ref(self, mirror: _Mirror, ref: str, repo_url: str) -> str | None:
+    def _count_fetch(self) -> None:
+        self.fetches += 1
+
+    async def _local_ref(self, mirror: Mirror, ref: str, repo_url: str) -> str | None:
         """What ``ref`` points at in the mirror (reads refs only: never a lazy fetch)."""
-        out = await self._git().run(
-            ["for-each-ref", "--format=%(objectname)", ref], repo_url=repo_url, git_dir=mirror.path
+        out = await self._git().read(
+            mirror, ["for-each-ref", "--format=%(objectname)", ref], repo_url=repo_url
         )
         return out.strip() or None
 
     async def _log(
         self,
-        mirror: _Mirror,
+        mirror: Mirror,
         repo_url: str,
         revs: Sequence[str],
         *,
@@ -491,13 +512,13 @@ class GitDiscoverer:
         if since is not None:
             args.append(f"--since={since.isoformat()}")
         args += [*revs, "--"]
-        out = await self._git().run(args, repo_url=repo_url, git_dir=mirror.path)
+        out = await self._git().read(mirror, args, repo_url=repo_url)
         return _parse_log(out, with_paths)
 
     # -- strategies ------------------------------------------------------------------------
 
     async def _branch_commits(
-        self, plan: _Plan, mirror: _Mirror, head: str
+        self, plan: _Plan, mirror: Mirror, head: str
     ) -> list[DiscoveredCommit]:
         sub = plan.sub
         limit = sub.discovery_limit
@@ -549,12 +570,12 @@ class GitDiscoverer:
             for c in selected
         ]
 
-    async def _tag_commits(self, plan: _Plan, mirror: _Mirror) -> list[DiscoveredCommit]:
+    async def _tag_commits(self, plan: _Plan, mirror: Mirror) -> list[DiscoveredCommit]:
         sub = plan.sub
-        out = await self._git().run(
+        out = await self._git().read(
+            mirror,
             ["for-each-ref", "--sort=-creatordate", f"--format={_TAG_FORMAT}", "refs/tags"],
             repo_url=sub.repo_url,
-            git_dir=mirror.path,
         )
         tags = [t for t in _parse_tags(out) if plan.tag_matches(t.tag)]
         accepted = await plan.accepted(
@@ -651,17 +672,16 @@ class GitDiscoverer:
             if head is None or refspec is None:
                 commits: list[DiscoveredCommit] = []  # an empty repository
             else:
-                mirror = await self._mirror(sub, creds)
-                async with mirror.lock:
-                    local_ref = refspec.rsplit(":", 1)[1]
-                    if await self._local_ref(mirror, local_ref, sub.repo_url) != head:
-                        await self._fetch(sub, creds, mirror, refspec)
-                    commits = await self._branch_commits(plan, mirror, head)
+                mirror = self._mirror(sub)
+                local_ref = refspec.rsplit(":", 1)[1]
+                if await self._local_ref(mirror, local_ref, sub.repo_url) != head:
+                    # Concurrent discoveries of the branch share one fetch.
+                    await self._fetch(sub, creds, mirror, refspec, unless={local_ref: head})
+                commits = await self._branch_commits(plan, mirror, head)
         else:
-            mirror = await self._mirror(sub, creds)
-            async with mirror.lock:
-                await self._fetch(sub, creds, mirror, "+refs/tags/*:refs/tags/*", prune=True)
-                commits = await self._tag_commits(plan, mirror)
+            mirror = self._mirror(sub)
+            await self._fetch(sub, creds, mirror, "+refs/tags/*:refs/tags/*", prune=True)
+            commits = await self._tag_commits(plan, mirror)
         return GitDiscoveryResult(
             repoURL=sub.repo_url,
             subscription_name=subscription_name,

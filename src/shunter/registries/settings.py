@@ -51,7 +51,9 @@ class DiscoverySettings:
             loopback (private-network registries reached by the HTTP fallback).
         ca_bundle: extra PEM CA certificates to trust (registries, chart repositories, git).
         rate_limited_pause: seconds a host is left alone after a 429 without ``Retry-After``.
-        git_cache_dir: where bare git mirrors live (default: a private temporary folder).
+        git_cache_dir: where discovery keeps bare git mirrors when it is given no shared
+            mirror store (default: a private temporary folder); the operator shares its
+            store, ``<work_dir>/mirrors``, instead.
         git_timeout: seconds one git command may run.
         max_observed_tags: above this many matching git tags, the ``ls-remote`` short-circuit
             is disabled for the subscription (Kargo's cap).
