@@ -61,6 +61,16 @@ class OperatorConfig:
     expression_memory_mib: int = 256
     #: Evaluations of one Project running at once (0: every worker but one).
     expression_project_workers: int = 0
+    #: A git mirror (``<work_dir>/mirrors``) that no Warehouse subscribes to and that nothing
+    #: used for this long (seconds) is removed.
+    git_mirror_max_idle_seconds: float = 3600.0
+    #: How often unneeded git mirrors are looked for (seconds).
+    git_mirror_sweep_seconds: float = 300.0
+
+    @property
+    def git_mirrors_dir(self) -> Path:
+        """Where the git mirrors live: ``<work_dir>/mirrors``."""
+        return self.work_dir / "mirrors"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> OperatorConfig:
@@ -113,5 +123,11 @@ class OperatorConfig:
             ),
             expression_project_workers=int(
                 env.get("SHUNTER_EXPRESSION_PROJECT_WORKERS", base.expression_project_workers)
+            ),
+            git_mirror_max_idle_seconds=float(
+                env.get("SHUNTER_GIT_MIRROR_MAX_IDLE_SECONDS", base.git_mirror_max_idle_seconds)
+            ),
+            git_mirror_sweep_seconds=float(
+                env.get("SHUNTER_GIT_MIRROR_SWEEP_SECONDS", base.git_mirror_sweep_seconds)
             ),
         )

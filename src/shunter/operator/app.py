@@ -8,6 +8,10 @@ work queues. Every cache change queues the reconciles it calls for
 periodic resync queues every cached object again, spread over the interval, without calling
 the API server. Informers and queues are started separately, so a standby replica (issue 14's
 leader election) can keep a warm cache and start its queues only when it leads.
+
+Git: one :class:`~shunter.git.MirrorStore` (``<work_dir>/mirrors``) serves the promotions' git
+steps and Warehouse discovery alike; the leader sweeps it periodically
+(:mod:`shunter.operator.mirror_sweep`, reading the Warehouses from the cache).
 """
 
 from __future__ import annotations
@@ -43,8 +47,10 @@ from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
 from shunter.expressions import ExpressionError
 from shunter.expressions.pool import PoolSettings
 from shunter.expressions.pool import configure as configure_evaluation
+from shunter.git import MirrorStore
 from shunter.kube.client import KubeClient, KubeError
 from shunter.operator.events import KubeEventSink
+from shunter.operator.mirror_sweep import sweep_mirrors
 from shunter.operator.probes import ProbeServer
 from shunter.operator.resources import KubeResourceFetcher
 from shunter.operator.triggers import Queues, Triggers
@@ -52,6 +58,7 @@ from shunter.operator.workqueue import Reconciled, WorkQueue
 from shunter.promotion.engine import Engine, RequeuePolicy
 from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import Capabilities, GitAuthor
+from shunter.registries.discovery import Discoverer
 from shunter.steps import load_builtin_steps
 from shunter.verification import AnalysisRunReconciler, ensure_rollouts_crds
 
@@ -104,11 +111,14 @@ class Operator:
             allow_credentials_over_http=config.allow_credentials_over_http,
             secrets=credential_secrets,
         )
+        self.mirrors = MirrorStore(config.git_mirrors_dir)
+        self.discoverer = Discoverer(git_mirrors=self.mirrors)
         capabilities = Capabilities(
             credentials=credentials,
             git_author=GitAuthor(name=config.git_author_name, email=config.git_author_email),
             argocd_namespace=config.argocd_namespace,
             extras={"kube": kube},
+            git_mirrors=self.mirrors,
         )
         data = KubeResourceFetcher(kube, cache=self.cache)
         engine = Engine(
@@ -142,6 +152,7 @@ class Operator:
             events,
             min_interval_seconds=config.min_warehouse_interval_seconds,
             retry_after_error=config.discovery_retry_seconds,
+            discover_fn=self.discoverer.discover,
         )
         workers = config.workers
         self.project_queue: WorkQueue[str] = WorkQueue("projects", self._project, workers=1)
@@ -185,6 +196,7 @@ class Operator:
         )
         self.cache.listen(self.triggers)
         self._resync_task: asyncio.Task[None] | None = None
+        self._sweep_task: asyncio.Task[None] | None = None
 
     # -- reconcile adapters ----------------------------------------------------------------
 
@@ -237,10 +249,25 @@ class Operator:
         self.feed.start()
 
     def start_queues(self) -> None:
-        """Start the work queues and the periodic resync (the leader's part)."""
+        """Start the work queues, the periodic resync and the git mirror sweep (the leader's
+        part)."""
         for queue in self.queues:
             queue.start()
         self._resync_task = asyncio.create_task(self._resync(), name="resync")
+        self._sweep_task = asyncio.create_task(
+            sweep_mirrors(
+                self.mirrors,
+                self._warehouses,
+                interval=self.config.git_mirror_sweep_seconds,
+                max_idle=self.config.git_mirror_max_idle_seconds,
+            ),
+            name="git-mirror-sweep",
+        )
+
+    async def _warehouses(self) -> list[dict[str, Any]]:
+        """Every cached Warehouse, raw (the git mirror sweep keeps their repositories)."""
+        found = (self.cache.raw(WAREHOUSES, ns, name) for ns, name in self.cache.keys(WAREHOUSES))
+        return [warehouse for warehouse in found if warehouse is not None]
 
     async def _resync(self) -> None:
         """Now and then, queue the cached objects that can have work left again, spread over
@@ -320,14 +347,17 @@ class Operator:
             log.info("stopping")
             if probes is not None:
                 await probes.stop()
-            if self._resync_task is not None:
-                self._resync_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._resync_task
+            for task in (self._resync_task, self._sweep_task):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             for queue in self.queues:
                 await queue.stop()
             await self.feed.stop()
             evaluation.close()
+            await self.discoverer.aclose()
+            await self.mirrors.aclose()
             await self.kube.aclose()
 
 
