@@ -22,6 +22,7 @@ from shunter.api.v1alpha1.promotion import PromotionSpec, PromotionStatus
 from shunter.api.v1alpha1.promotion_task import PromotionTask, PromotionTaskSpec
 from shunter.controllers.collections import freight_reference, with_freight
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
+from shunter.git import MirrorStore
 from shunter.kube.client import KubeClient
 from shunter.promotion.context import PromotionContext
 from shunter.promotion.engine import Engine
@@ -32,6 +33,7 @@ from shunter.steps import load_builtin_steps
 from shunter_devenv.cluster import Cluster
 from shunter_devenv.gitserver import GitServer
 from shunter_devenv.seed import render_seed
+from shunter_devenv.waiting import wait_for_async
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "s3cr3t-Pa55word-for-the-seed"
@@ -124,12 +126,14 @@ async def test_seed_promotion_task_updates_only_the_image_tag(
     async def save(status: PromotionStatus) -> None:
         saved.append(to_wire(status))
 
+    mirrors = MirrorStore(tmp_path / "mirrors")
     engine = Engine(
         capabilities=Capabilities(
             credentials=KubernetesCredentialsDatabase(
                 kube_client, allow_credentials_over_http=True
             ),
             git_author=GitAuthor(name="Shunter Test", email="shunter@example.com"),
+            git_mirrors=mirrors,
         ),
         work_root=tmp_path / "work",
         registry=DEFAULT_REGISTRY,
@@ -137,6 +141,10 @@ async def test_seed_promotion_task_updates_only_the_image_tag(
     before = git_server.read_file("test/sandbox", "master", "preprod/values.yaml")
     result = await engine.run(pctx, PromotionStatus(), save=save)
     await kube_client.aclose()
+    # The work directory went with the finished Promotion, and its working tree with it.
+    assert not engine.work_dir("uid-1").exists()
+    records = mirrors.mirror(repo_url).path / "worktrees"
+    await wait_for_async(lambda: not records.exists(), within=30, what="the worktree prune")
 
     assert result.status.phase == PromotionPhase.SUCCEEDED, result.status.message
     after = git_server.read_file("test/sandbox", "master", "preprod/values.yaml")

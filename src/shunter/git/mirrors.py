@@ -130,7 +130,7 @@ class MirrorStore:
         except RuntimeError:
             return
         self._prune_again = True
-        if any(not task.done() for task in self._prunes):
+        if any(not task.done() and task.get_loop() is loop for task in self._prunes):
             return  # the running prune goes round once more
         task = loop.create_task(self._prune_in_thread(), name="prune git worktrees")
         self._prunes.add(task)
