@@ -244,6 +244,7 @@ def main() -> int:
     parser.add_argument(
         "--operator-src", type=Path, help="run the operator from this src folder (PYTHONPATH)"
     )
+    parser.add_argument("--log-level", default="INFO", help="the operator's log level")
     args = parser.parse_args()
     count, singles = args.promotions, args.singles
     batch_stages = [f"s{i:03d}" for i in range(count)]
@@ -270,7 +271,7 @@ def main() -> int:
             env={
                 "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP": "true",
                 "SHUNTER_MIN_STEP_REQUEUE_SECONDS": "0.5",
-                "SHUNTER_LOG_LEVEL": "INFO",
+                "SHUNTER_LOG_LEVEL": args.log_level,
                 **({"PYTHONPATH": str(args.operator_src)} if args.operator_src else {}),
             },
             args=("--namespace", PROJECT),
