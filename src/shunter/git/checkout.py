@@ -116,7 +116,8 @@ async def check_out(
     require_repo_url(url)
     sparse = [check_sparse(entry.sparse) for entry in checkouts]
     for entry in checkouts:
-        check_checkout_target(entry.path)
+        if entry.resolve is None:  # else checked where it leads, right before its turn
+            check_checkout_target(entry.path)
     session = _Session(mirror, url, author, credentials, insecure_skip_tls_verify)
     generation = mirror.generation
     try:

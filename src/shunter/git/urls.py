@@ -1,7 +1,7 @@
 """Git repository URLs: which ones may be used, Kargo's normalisation, credential redaction.
 
 :func:`check_repo_url` is the one policy for every repository URL that enters the operator (the
-``git-clone`` step, Warehouse git subscriptions, :meth:`shunter.git.BareRepo.clone`): only
+``git-clone`` step, Warehouse git subscriptions, the mirrors every checkout comes from): only
 ``https://``, ``http://``, ``ssh://`` and scp-style ``[user@]host:path`` remotes, never a local
 path, ``file://`` or another transport (``ext::``, ``fd::``, ``git://``), and no password in the
 URL (credentials belong in Secrets). The git runner enforces the same transports on git's side

@@ -19,6 +19,7 @@ remote URL (see :func:`shunter.git.check_repo_url`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -136,7 +137,7 @@ class GitCloneStep:
                 create=entry.create,
                 sparse=tuple(entry.sparse or ()),
                 # Where the path leads now: an earlier checkout may have planted a link on it.
-                resolve=lambda entry=entry: ctx.real_path(entry.path, create_parents=True),
+                resolve=functools.partial(ctx.real_path, entry.path, create_parents=True),
             )
             for entry, target in zip(config.checkout, self._targets(ctx, config), strict=True)
         ]
