@@ -3,6 +3,7 @@
 * :func:`freight_id` / :func:`freight_id_of`: the SHA-1 name of a piece of Freight.
 * :func:`normalize_git_url`, :func:`normalize_image_url`, :func:`normalize_chart_url`: Kargo's
   normalisations, also used to match artifacts to subscriptions.
+* :func:`subscribed_urls`: a Warehouse's subscriptions' normalised URLs (``subscribedURLs``).
 * :func:`generate_alias`: ``<adjective>-<animal>``, unique through an injected check.
 """
 
@@ -17,6 +18,7 @@ from shunter.freight.ids import (
     generic_hash_part,
     image_hash_part,
 )
+from shunter.freight.subscriptions import subscribed_urls
 from shunter.freight.urls import (
     ImageReference,
     normalize_chart_url,
@@ -45,4 +47,5 @@ __all__ = [
     "parse_image_reference",
     "random_alias",
     "sanitize_url",
+    "subscribed_urls",
 ]

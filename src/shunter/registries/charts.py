@@ -11,6 +11,9 @@
 
 Then, as in Kargo: versions that parse as semantic versions and satisfy ``semverConstraint``,
 newest first (equal versions by original text, descending), at most ``discoveryLimit``.
+:func:`version_selected` says whether a pushed version would be considered at all (what a
+webhook receiver checks before refreshing a Warehouse): it parses as a version and satisfies the
+constraint.
 """
 
 from __future__ import annotations
@@ -35,15 +38,14 @@ from shunter.registries.errors import (
 )
 from shunter.registries.oci import USER_AGENT, OCIClient, identity_of, parse_repository
 from shunter.registries.semver import (
-    Constraint,
-    InvalidConstraintError,
     Version,
     parse_strict_version,
     parse_version,
     sort_descending,
+    subscription_constraint,
 )
 
-__all__ = ["ChartDiscoverer", "parse_chart_index"]
+__all__ = ["ChartDiscoverer", "parse_chart_index", "version_selected"]
 
 _Index = Mapping[str, tuple[str, ...]]
 
@@ -198,14 +200,7 @@ class ChartDiscoverer:
         Raises:
             InvalidSubscriptionError, RemoteError: see :mod:`shunter.registries.errors`.
         """
-        constraint: Constraint | None = None
-        if sub.semver_constraint:
-            try:
-                constraint = Constraint(sub.semver_constraint)
-            except InvalidConstraintError as error:
-                raise InvalidSubscriptionError(
-                    f"invalid semverConstraint {sub.semver_constraint!r}: {error}"
-                ) from None
+        constraint = subscription_constraint(sub.semver_constraint, "semverConstraint")
         age = self.settings.chart_index_max_age if max_age is None else max_age
         versions = await self._versions(sub, creds, age)
         if constraint is not None:
@@ -222,3 +217,15 @@ class ChartDiscoverer:
 
 def _identity(version: Version) -> Version:
     return version
+
+
+def version_selected(sub: ChartSubscription, version: str) -> bool:
+    """Whether the subscription would consider ``version`` (Kargo's ``MatchesVersion``: a
+    version as Masterminds' ``NewVersion`` parses it, within ``semverConstraint``).
+
+    Raises:
+        InvalidSubscriptionError: a bad constraint.
+    """
+    constraint = subscription_constraint(sub.semver_constraint, "semverConstraint")
+    parsed = parse_version(version)
+    return parsed is not None and (constraint is None or constraint.check(parsed))

@@ -24,6 +24,12 @@ Kargo:
 Path filters: ``includePaths``/``excludePaths`` entries are plain paths (the path or anything
 below it), ``glob:`` patterns (with ``**``) or ``regex:``/``regexp:`` expressions; a commit
 qualifies if any path it changed is included (or no includes are given) and not excluded.
+
+:func:`ref_selected` and :func:`paths_selected` answer, without any git command, whether a
+subscription would consider a pushed ref and the paths a push changed (a webhook receiver skips
+Warehouses that would ignore the push): NewestFromBranch takes its branch (``main`` or
+``master`` when none is named, as Kargo assumes), the tag strategies take tags that pass the
+filters (and, for SemVer, the constraint).
 """
 
 from __future__ import annotations
@@ -78,10 +84,22 @@ from shunter.registries.patterns import (
     TagFilter,
     parse_path_selectors,
 )
-from shunter.registries.semver import Constraint, InvalidConstraintError, parse_tag, sort_descending
+from shunter.registries.semver import (
+    Constraint,
+    parse_tag,
+    sort_descending,
+    subscription_constraint,
+)
 from shunter.registries.settings import DiscoverySettings
 
-__all__ = ["CommitInfo", "GitDiscoverer", "TagInfo", "shorten_subject"]
+__all__ = [
+    "CommitInfo",
+    "GitDiscoverer",
+    "TagInfo",
+    "paths_selected",
+    "ref_selected",
+    "shorten_subject",
+]
 
 _HEADS = "refs/heads/"
 _TAGS = "refs/tags/"
@@ -257,14 +275,7 @@ def _compile(sub: GitSubscription) -> _Plan:
         exclude = parse_path_selectors(sub.exclude_paths)
     except BadPatternError as error:
         raise InvalidSubscriptionError(str(error)) from None
-    constraint = None
-    if sub.semver_constraint:
-        try:
-            constraint = Constraint(sub.semver_constraint)
-        except InvalidConstraintError as error:
-            raise InvalidSubscriptionError(
-                f"invalid semverConstraint {sub.semver_constraint!r}: {error}"
-            ) from None
+    constraint = subscription_constraint(sub.semver_constraint, "semverConstraint")
     expression = None
     if sub.expression_filter:
         try:
@@ -272,6 +283,35 @@ def _compile(sub: GitSubscription) -> _Plan:
         except ExpressionError as error:
             raise InvalidSubscriptionError(f"invalid expressionFilter: {error}") from None
     return _Plan(sub, tag_filter, constraint, include, exclude, expression)
+
+
+_DEFAULT_BRANCHES = frozenset({"main", "master"})
+
+
+def ref_selected(sub: GitSubscription, ref: str) -> bool:
+    """Whether a push of ``ref`` (``refs/heads/...`` or ``refs/tags/...``) concerns the
+    subscription (Kargo's selectors' ``MatchesRef``).
+
+    Raises:
+        InvalidSubscriptionError: bad regex, constraint or expression.
+    """
+    plan = _compile(sub)
+    if sub.commit_selection_strategy is CommitSelectionStrategy.NEWEST_FROM_BRANCH:
+        if not ref.startswith(_HEADS):
+            return False
+        branch = ref.removeprefix(_HEADS)
+        return branch == sub.branch if sub.branch else branch in _DEFAULT_BRANCHES
+    return ref.startswith(_TAGS) and plan.tag_matches(ref.removeprefix(_TAGS))
+
+
+def paths_selected(sub: GitSubscription, paths: Sequence[str]) -> bool:
+    """Whether any of ``paths`` passes the subscription's include/exclude filters (Kargo's
+    ``MatchesPaths``: no filters and at least one path is a match).
+
+    Raises:
+        InvalidSubscriptionError: a bad path selector.
+    """
+    return _compile(sub).paths_match(paths)
 
 
 def _remote_error(

@@ -19,6 +19,10 @@ honours). For SemVer and Lexical, images are then fetched in order, a few at a t
 ``discoveryLimit`` images that match ``platform`` are found. ``platform`` (``os/arch[/variant]``)
 keeps images with a matching index entry or, for a single image, a matching config (Kargo
 compares all three parts exactly).
+
+:func:`tag_selected` answers, without asking the registry, whether a subscription would consider
+a tag at all (a webhook receiver skips Warehouses that would ignore a pushed tag): the filters,
+plus for SemVer the version and constraint, and for Digest the one tag it follows.
 """
 
 from __future__ import annotations
@@ -41,10 +45,10 @@ from shunter.registries.oci import Repository, parse_repository
 from shunter.registries.patterns import BadPatternError, TagFilter
 from shunter.registries.semver import (
     Constraint,
-    InvalidConstraintError,
     Version,
     parse_tag,
     sort_descending,
+    subscription_constraint,
 )
 from shunter.registries.settings import CacheByTagPolicy
 
@@ -53,6 +57,7 @@ __all__ = [
     "SelectedImage",
     "parse_platform",
     "select_images",
+    "tag_selected",
 ]
 
 
@@ -197,20 +202,42 @@ def _newest_build_order(a: SelectedImage, b: SelectedImage) -> int:
     return -1 if a.tag > b.tag else 1
 
 
+def _semver_constraint(sub: ImageSubscription) -> Constraint | None:
+    return subscription_constraint(sub.constraint or sub.semver_constraint, "semver constraint")
+
+
+def _semver_version(
+    sub: ImageSubscription, constraint: Constraint | None, tag: str
+) -> Version | None:
+    version = parse_tag(tag, sub.strict_semvers)
+    if version is None or (constraint is not None and not constraint.check(version)):
+        return None
+    return version
+
+
 def _semver_candidates(sub: ImageSubscription, tags: Sequence[str]) -> list[str]:
-    text = sub.constraint or sub.semver_constraint
-    constraint: Constraint | None = None
-    if text:
-        try:
-            constraint = Constraint(text)
-        except InvalidConstraintError as error:
-            raise InvalidSubscriptionError(f"invalid semver constraint {text!r}: {error}") from None
+    constraint = _semver_constraint(sub)
     versions: list[tuple[str, Version]] = []
     for tag in tags:
-        version = parse_tag(tag, sub.strict_semvers)
-        if version is not None and (constraint is None or constraint.check(version)):
+        version = _semver_version(sub, constraint, tag)
+        if version is not None:
             versions.append((tag, version))
     return [tag for tag, _ in sort_descending(versions, lambda item: item[1])]
+
+
+def tag_selected(sub: ImageSubscription, tag: str) -> bool:
+    """Whether the subscription would consider ``tag`` (Kargo's selectors' ``MatchesTag``).
+
+    Raises:
+        InvalidSubscriptionError: bad regex or constraint.
+    """
+    if sub.image_selection_strategy is ImageSelectionStrategy.DIGEST:
+        return tag == sub.constraint
+    if not _tag_filter(sub).matches(tag):
+        return False
+    if sub.image_selection_strategy is ImageSelectionStrategy.SEMVER:
+        return _semver_version(sub, _semver_constraint(sub), tag) is not None
+    return True
 
 
 async def select_images(

@@ -27,6 +27,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from shunter.registries.errors import InvalidSubscriptionError
+
 __all__ = [
     "Constraint",
     "InvalidConstraintError",
@@ -35,6 +37,7 @@ __all__ = [
     "parse_tag",
     "parse_version",
     "sort_descending",
+    "subscription_constraint",
 ]
 
 _T = TypeVar("_T")
@@ -390,3 +393,14 @@ class Constraint:
         return any(
             all(term.check(version, has_pre) for term in terms) for terms, has_pre in self._groups
         )
+
+
+def subscription_constraint(text: str | None, field: str) -> Constraint | None:
+    """A subscription's constraint field parsed (``None`` when empty); a bad one raises
+    :class:`~shunter.registries.errors.InvalidSubscriptionError` naming ``field``."""
+    if not text:
+        return None
+    try:
+        return Constraint(text)
+    except InvalidConstraintError as error:
+        raise InvalidSubscriptionError(f"invalid {field} {text!r}: {error}") from None
