@@ -86,6 +86,8 @@ def _run(args: argparse.Namespace) -> int:
         overrides["log_level"] = args.log_level.upper()
     if args.probes:
         overrides["probes_address"] = args.probes
+    if args.receivers:
+        overrides["receivers_address"] = args.receivers
     if args.allow_credentials_over_http:
         overrides["allow_credentials_over_http"] = True
     config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
@@ -134,6 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=["text", "json"])
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
     run.add_argument("--probes", help="host:port of the liveness endpoint (/healthz)")
+    run.add_argument("--receivers", help="host:port of the webhook receiver server")
     run.add_argument(
         "--allow-credentials-over-http",
         action="store_true",

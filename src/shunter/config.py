@@ -66,6 +66,15 @@ class OperatorConfig:
     git_mirror_max_idle_seconds: float = 3600.0
     #: How often unneeded git mirrors are looked for (seconds).
     git_mirror_sweep_seconds: float = 300.0
+    #: Webhook receiver server, ``host:port`` (empty: not served).
+    receivers_address: str = ""
+    #: Public base URL of the receiver server, for ``status.webhookReceivers[].url``.
+    receivers_base_url: str = ""
+    #: Namespace of the Secrets that ClusterConfig's webhook receivers name (Kargo's default).
+    system_resources_namespace: str = "kargo-system-resources"
+    #: Requests per second one receiver accepts (token bucket), and its burst.
+    receivers_rate: float = 10.0
+    receivers_burst: int = 20
 
     @property
     def git_mirrors_dir(self) -> Path:
@@ -130,4 +139,11 @@ class OperatorConfig:
             git_mirror_sweep_seconds=float(
                 env.get("SHUNTER_GIT_MIRROR_SWEEP_SECONDS", base.git_mirror_sweep_seconds)
             ),
+            receivers_address=env.get("SHUNTER_RECEIVERS_ADDRESS", base.receivers_address),
+            receivers_base_url=env.get("SHUNTER_RECEIVERS_BASE_URL", base.receivers_base_url),
+            system_resources_namespace=env.get(
+                "SHUNTER_SYSTEM_RESOURCES_NAMESPACE", base.system_resources_namespace
+            ),
+            receivers_rate=float(env.get("SHUNTER_RECEIVERS_RATE", base.receivers_rate)),
+            receivers_burst=int(env.get("SHUNTER_RECEIVERS_BURST", base.receivers_burst)),
         )
