@@ -2,17 +2,20 @@
 
 Starts a local control plane (etcd + kube-apiserver, the CRDs installed), a git server and an
 OCI registry on 127.0.0.1, creates the GitOps repository from ``examples/seed/gitops/``,
-pushes a first image, starts the operator, applies ``examples/seed`` (URLs substituted),
-waits for preprod to be promoted, then pushes a new image tag and shows its Freight and the
-preprod promotion landing in git. It then prints the web UI's URL (``shunter ui`` with the
-demo's kubeconfig) and the command that promotes prod, and keeps everything running until
-Ctrl-C (``--exit`` stops at once: for tests and CI). Whatever
+pushes a first image, starts the operator (with its webhook receiver server), applies
+``examples/seed`` (URLs substituted) and a ProjectConfig with a webhook receiver for the
+registry's notifications, waits for preprod to be promoted, then pushes a new image tag - the
+registry notifies the receiver, which refreshes the Warehouse - and shows its Freight and the
+preprod promotion landing in git. It then prints the receiver's URL, the web UI's URL
+(``shunter ui`` with the demo's kubeconfig) and the command that promotes prod, and keeps
+everything running until Ctrl-C (``--exit`` stops at once: for tests and CI). Whatever
 happens, nothing is left running.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import threading
 import time
@@ -23,14 +26,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from shunter.receivers.paths import receiver_path
 from shunter_devenv.binaries import find_binaries, repo_root
 from shunter_devenv.controlplane import ControlPlane
 from shunter_devenv.gitserver import GitServer
 from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.processes import free_port
 from shunter_devenv.registry import Registry
 from shunter_devenv.seed import SEED_DIR, SEED_IMAGE_PATH, render_seed
 from shunter_devenv.ui import UiProcess
 from shunter_devenv.waiting import wait_for
+from shunter_devenv.webhooks import registry_receiver
 
 __all__ = ["Demo", "run_demo"]
 
@@ -39,6 +45,8 @@ REPO = "test/sandbox"
 GIT_USER, GIT_PASSWORD = "kargo", "demo-git-password"
 REGISTRY_USER, REGISTRY_PASSWORD = "ci", "demo-registry-password"
 FIRST_TAG = "2026-11-01_0900-1a2b3c4"
+RECEIVER = "registry"
+RECEIVER_SECRET = "registry-webhook"  # noqa: S105 - the Secret's name
 
 
 def _say(message: str) -> None:
@@ -51,12 +59,17 @@ class Demo:
     """The running demo environment."""
 
     work: Path
+    #: Extra environment of the operator (the benchmarks set their own log level).
+    operator_env: dict[str, str] = field(default_factory=dict)
     plane: ControlPlane = field(init=False)
     git: GitServer = field(init=False)
     registry: Registry = field(init=False)
     operator: OperatorProcess = field(init=False)
     ui: UiProcess = field(init=False)
     stack: ExitStack = field(default_factory=ExitStack)
+    #: The receiver the registry notifies (a generic receiver of the project).
+    receiver_url: str = field(init=False)
+    _receiver_secret: str = field(init=False, default_factory=lambda: secrets.token_urlsafe(24))
 
     def start(self) -> None:
         """Bring everything up and apply the seed; preprod gets its first Freight."""
@@ -76,7 +89,15 @@ class Demo:
         }
         self.git.create_repo(REPO, files, branch="master")
         _say(f"git server at {self.git.base_url}; repository {self.git.url(REPO)}")
-        self.registry = self.stack.enter_context(Registry(users={REGISTRY_USER: REGISTRY_PASSWORD}))
+        receivers_port = free_port()
+        receivers_base = f"http://127.0.0.1:{receivers_port}"
+        # Kargo's receiver path is known in advance: the registry is told where to notify.
+        self.receiver_url = receivers_base + receiver_path(
+            "", PROJECT, "generic", RECEIVER, self._receiver_secret.encode()
+        )
+        self.registry = self.stack.enter_context(
+            Registry(users={REGISTRY_USER: REGISTRY_PASSWORD}, notify_url=self.receiver_url)
+        )
         self.registry.push_image(SEED_IMAGE_PATH, FIRST_TAG, datetime.now(UTC) - timedelta(days=1))
         self.registry.push_image(SEED_IMAGE_PATH, "latest", datetime.now(UTC))
         _say(f"registry at {self.registry.host}; pushed {FIRST_TAG} and latest")
@@ -84,7 +105,13 @@ class Demo:
             self.plane.kubeconfig_path,
             self.work / "promotions",
             self.work / "operator.log",
-            env={"SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP": "true", "SHUNTER_LOG_LEVEL": "INFO"},
+            env={
+                "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP": "true",
+                "SHUNTER_LOG_LEVEL": "INFO",
+                "SHUNTER_RECEIVERS_ADDRESS": f"127.0.0.1:{receivers_port}",
+                "SHUNTER_RECEIVERS_BASE_URL": receivers_base,
+                **self.operator_env,
+            },
         )
         self.stack.callback(self.operator.stop)
         self.operator.start()
@@ -97,8 +124,15 @@ class Demo:
             details=self._details,
         )
         self._credentials()
+        self._receiver()
         self.plane.kubectl("apply", "-f", "-", stdin=text)
         _say("applied examples/seed (Project, Warehouse, PromotionTask, Stages preprod and prod)")
+        published = wait_for(
+            self._published_receiver, what="the webhook receiver's URL", details=self._details
+        )
+        if published != self.receiver_url:
+            raise RuntimeError(f"receiver published at {published}, not {self.receiver_url}")
+        _say(f"webhook receiver for the registry's notifications: {self.receiver_url}")
         first = wait_for(
             lambda: self.freight_with_tag(FIRST_TAG),
             what="the first Freight",
@@ -135,6 +169,37 @@ class Demo:
             }
             self.plane.apply(json.dumps(body))
 
+    def _receiver(self) -> None:
+        """The receiver's Secret, and a ProjectConfig with the seed's promotion policies (a
+        ProjectConfig takes over from the Project's legacy ones) and the registry's receiver."""
+        secret = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": RECEIVER_SECRET, "namespace": PROJECT},
+            "stringData": {"secret": self._receiver_secret},
+        }
+        config = {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "ProjectConfig",
+            "metadata": {"name": PROJECT, "namespace": PROJECT},
+            "spec": {
+                "promotionPolicies": [
+                    {"stage": "preprod", "autoPromotionEnabled": True},
+                    {"stage": "prod", "autoPromotionEnabled": False},
+                ],
+                "webhookReceivers": [registry_receiver(RECEIVER, RECEIVER_SECRET)],
+            },
+        }
+        self.plane.apply(json.dumps(secret))
+        self.plane.apply(json.dumps(config))
+
+    def _published_receiver(self) -> str | None:
+        config = self.kubectl_json("get", "projectconfig", PROJECT)
+        for receiver in config.get("status", {}).get("webhookReceivers") or []:
+            if receiver.get("name") == RECEIVER:
+                return str(receiver["url"])
+        return None
+
     def _details(self) -> str:
         out = self.plane.kubectl(
             "get", "warehouse,freight,stages,promotions", "-n", PROJECT, check=False
@@ -165,13 +230,10 @@ class Demo:
         )
 
     def promote_new_image(self, tag: str) -> dict[str, Any]:
-        """Push ``tag``, refresh the Warehouse, and wait for preprod to run it."""
+        """Push ``tag`` (the registry notifies the receiver, which refreshes the Warehouse), and
+        wait for preprod to run it."""
         self.registry.push_image(SEED_IMAGE_PATH, tag, datetime.now(UTC))
-        _say(f"pushed image tag {tag}")
-        self.plane.kubectl(
-            "annotate", "warehouse", "example-container", "-n", PROJECT,
-            f"kargo.akuity.io/refresh={time.time_ns()}", "--overwrite",
-        )  # fmt: skip
+        _say(f"pushed image tag {tag}; the registry notified {self.receiver_url}")
         freight = wait_for(
             lambda: self.freight_with_tag(tag), what=f"Freight for {tag}", details=self._details
         )
@@ -215,6 +277,9 @@ def run_demo(
         freight = demo.promote_new_image(tag)
         demo.show(tag)
         command = demo.promote_prod_command(freight)
+        sys.stdout.write(
+            f"\nThe registry delivers its pushes to the webhook receiver\n  {demo.receiver_url}\n"
+        )
         sys.stdout.write(f"\nOpen the web UI (pipeline, Freight, promote prod):\n  {demo.ui.url}\n")
         sys.stdout.write(f"\nTo promote prod, run:\n  {command}\n")
         sys.stdout.flush()

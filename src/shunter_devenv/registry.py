@@ -118,8 +118,14 @@ class Registry:
         realm: str = "shunter-test-registry",
         start_timeout: float = 30.0,
         binary: Path | None = None,
+        notify_url: str | None = None,
     ) -> None:
-        """``anonymous_pull`` (token mode only): anonymous callers get pull tokens."""
+        """``anonymous_pull`` (token mode only): anonymous callers get pull tokens.
+
+        ``notify_url``: the registry POSTs its notifications there (distribution's
+        ``notifications.endpoints``: an envelope ``{"events": [...]}`` per event; blob events and
+        pulls left out, so what arrives are manifest pushes and deletes).
+        """
         if auth not in ("htpasswd", "token", "none"):
             raise ValueError(f"unknown auth mode {auth!r}")
         self.users: dict[str, str] = dict(DEFAULT_REGISTRY_USERS if users is None else users)
@@ -129,6 +135,7 @@ class Registry:
         self.realm = realm
         self.start_timeout = start_timeout
         self.binary = binary
+        self.notify_url = notify_url
         self._given_workdir = workdir
         self._workdir: Path | None = None
         self._tls_files: TLSFiles | None = None
@@ -238,6 +245,22 @@ class Registry:
             },
             "health": {"storagedriver": {"enabled": False}},
         }
+        if self.notify_url:
+            config["notifications"] = {
+                "endpoints": [
+                    {
+                        "name": "webhook",
+                        "url": self.notify_url,
+                        "timeout": "5s",
+                        "threshold": 3,
+                        "backoff": "1s",
+                        "ignore": {
+                            "mediatypes": ["application/octet-stream"],
+                            "actions": ["pull"],
+                        },
+                    }
+                ]
+            }
         if self.auth == "htpasswd":
             htpasswd = workdir / "htpasswd"
             htpasswd.write_text("".join(_htpasswd_line(u, p) for u, p in self.users.items()))

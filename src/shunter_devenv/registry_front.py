@@ -14,10 +14,11 @@ import http.client
 import re
 import ssl
 import threading
+import time
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from shunter_devenv.localhttp import (
@@ -100,6 +101,8 @@ class RegistryRequest:
     path: str
     status: int
     from_devenv: bool  # sent by this package's pusher (test set-up), not by the code under test
+    #: ``time.monotonic()`` when the registry's answer came back (before it is relayed).
+    answered_at: float = field(default_factory=time.monotonic)
 
 
 class _FrontHandler(QuietHandler):

@@ -1,17 +1,22 @@
-"""Webhook requests as each provider sends them: the headers, signed with a shared secret.
+"""Webhooks for the tests, the demo and the benchmarks.
 
-A sender double for the receiver tests (the providers themselves cannot run here): given a
-provider, an event name, a body and the shared secret, :func:`provider_headers` gives the
-headers that provider's documentation says it sends - event name header, signature or token,
-user agent. ``wrong=True`` signs with another secret (or sends another token).
+* :func:`provider_headers`: a sender double for the receiver tests (the providers themselves
+  cannot run here): given a provider, an event name, a body and the shared secret, the headers
+  that provider's documentation says it sends - event name header, signature or token, user
+  agent. ``wrong=True`` signs with another secret (or sends another token).
+* :func:`registry_receiver`: a generic receiver that turns the notifications of a CNCF
+  Distribution registry (Debian's ``docker-registry``, started with
+  ``Registry(notify_url=...)``) into refreshes of the Warehouses subscribed to the pushed
+  repository - how ``make demo`` and ``benchmarks/receiver_latency.py`` deliver new tags.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
-__all__ = ["hub_signature", "provider_headers"]
+__all__ = ["hub_signature", "provider_headers", "registry_receiver"]
 
 _USER_AGENTS = {
     "acr": "AzureContainerRegistry/1.0",
@@ -55,3 +60,39 @@ def provider_headers(
     elif provider in _USER_AGENTS:
         headers["User-Agent"] = _USER_AGENTS[provider]
     return headers
+
+
+def registry_receiver(name: str, secret_name: str) -> dict[str, Any]:
+    """A ``webhookReceivers[]`` entry for a Distribution registry's notifications.
+
+    The registry sends ``{"events": [event]}``, one event per POST; a manifest push by tag
+    refreshes the Warehouses subscribed to ``<request.host>/<target.repository>``.
+    """
+    event = "request.body.events[0]"
+    return {
+        "name": name,
+        "generic": {
+            "secretRef": {"name": secret_name},
+            "actions": [
+                {
+                    "action": "Refresh",
+                    "whenExpression": f"{event}.action == 'push' && {event}.target.tag != ''",
+                    "targetSelectionCriteria": [
+                        {
+                            "kind": "Warehouse",
+                            "indexSelector": {
+                                "matchIndices": [
+                                    {
+                                        "key": "subscribedURLs",
+                                        "operator": "Equals",
+                                        "value": f"${{{{ normalizeImage({event}.request.host"
+                                        f" + '/' + {event}.target.repository) }}}}",
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                }
+            ],
+        },
+    }

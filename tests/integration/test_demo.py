@@ -1,4 +1,7 @@
-"""``make demo`` non-interactively, then ``shunter promote`` promotes prod in that environment."""
+"""``make demo`` non-interactively, then ``shunter promote`` promotes prod in that environment.
+
+The demo's new tag reaches the Warehouse through the webhook receiver (the registry notifies
+it), not through a refresh annotation or the Warehouse's 5-minute poll."""
 
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ def test_demo_then_promote_prod(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert f"Open the web UI (pipeline, Freight, promote prod):\n  {demo.ui.url}" in out
         assert demo.ui.url.startswith("http://127.0.0.1:")
         assert "?key=" in demo.ui.url
+        assert f"webhook receiver\n  {demo.receiver_url}\n" in out
+        assert "receiver registry of project sandbox-example (generic): 200" in demo.operator.log()
         assert f"--freight {freight['alias']}" in out
         tag = freight["images"][0]["tag"]
         preprod = demo.git.read_file(REPO, "master", "preprod/values.yaml").decode()

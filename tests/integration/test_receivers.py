@@ -29,7 +29,7 @@ from shunter_devenv.cluster import Cluster
 from shunter_devenv.operator import OperatorProcess
 from shunter_devenv.processes import free_port
 from shunter_devenv.waiting import wait_for
-from shunter_devenv.webhooks import provider_headers
+from shunter_devenv.webhooks import provider_headers, registry_receiver
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "receivers"
 NS = "receivers"
@@ -86,26 +86,9 @@ WAREHOUSES: dict[str, dict[str, Any]] = {
 }
 
 GENERIC_ACTIONS = [
-    {
-        "action": "Refresh",
-        "whenExpression": "request.header('X-Refresh') == '' && "
-        "request.body.events[0].action == 'push' && request.body.events[0].target.tag != ''",
-        "targetSelectionCriteria": [
-            {
-                "kind": "Warehouse",
-                "indexSelector": {
-                    "matchIndices": [
-                        {
-                            "key": "subscribedURLs",
-                            "operator": "Equals",
-                            "value": "${{ normalizeImage(request.body.events[0].request.host"
-                            " + '/' + request.body.events[0].target.repository) }}",
-                        }
-                    ]
-                },
-            }
-        ],
-    },
+    # The registry's notifications refresh the Warehouses of the pushed repository...
+    *registry_receiver("generic", "generic-secret")["generic"]["actions"],
+    # ... and a request naming a Warehouse in a header refreshes it and those labelled blue.
     {
         "action": "Refresh",
         "whenExpression": "request.header('X-Refresh') != ''",
@@ -342,7 +325,8 @@ def test_a_push_the_subscriptions_would_ignore_refreshes_nothing(env: Env) -> No
 
 def test_generic_actions_by_name_and_label(env: Env) -> None:
     before = env.refreshes()
-    response = env.post(env.urls["generic"], b"", {"X-Refresh": "quay-app"})
+    pull = json.dumps({"events": [{"action": "pull", "target": {"tag": "v1"}}]}).encode()
+    response = env.post(env.urls["generic"], pull, {"X-Refresh": "quay-app"})
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     assert [r["result"] for r in results] == ["NotApplicable", "Success"]
