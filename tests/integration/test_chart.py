@@ -94,10 +94,14 @@ def test_template_renders_every_kind(helm: Any) -> None:
         "ClusterRole",
         "ClusterRoleBinding",
         "RoleBinding",
+        "Role",
+        "Namespace",
         "Deployment",
+        "Service",
     }
     assert len(kinds["CustomResourceDefinition"]) == 9
     assert sorted(rb["metadata"]["namespace"] for rb in kinds["RoleBinding"]) == [
+        "kargo-system-resources",
         "team-a",
         "team-b",
     ]
@@ -161,7 +165,9 @@ def test_the_ui_is_off_by_default_and_holds_no_credentials_when_on(helm: Any) ->
     assert {v["name"]: v for v in pod["volumes"]}["cluster-ca"]["configMap"] == {
         "name": "kube-root-ca.crt"
     }
-    (service,) = kinds["Service"]
+    services = {s["metadata"]["name"]: s for s in kinds["Service"]}
+    assert set(services) == {"shunter-ui", "shunter-receivers"}
+    service = services["shunter-ui"]
     assert service["spec"]["selector"] == ui["spec"]["selector"]["matchLabels"]
     operator_selector = deployments["shunter"]["spec"]["selector"]["matchLabels"]
     ui_labels = ui["spec"]["template"]["metadata"]["labels"]
@@ -172,6 +178,49 @@ def test_the_ui_is_off_by_default_and_holds_no_credentials_when_on(helm: Any) ->
         for s in b["subjects"]
     ]
     assert all(s["name"] != "shunter-ui" for s in bound)
+
+
+def test_webhook_receivers_have_their_own_service_and_optional_ingress(helm: Any) -> None:
+    kinds = _kinds(_render(helm))
+    (deployment,) = kinds["Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["SHUNTER_RECEIVERS_ADDRESS"] == "0.0.0.0:8081"
+    assert env["SHUNTER_RECEIVERS_BASE_URL"] == ""
+    assert env["SHUNTER_SYSTEM_RESOURCES_NAMESPACE"] == "kargo-system-resources"
+    assert {"name": "receivers", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
+    (service,) = kinds["Service"]
+    assert service["spec"]["ports"] == [
+        {"name": "receivers", "port": 80, "targetPort": "receivers", "protocol": "TCP"}
+    ]
+    assert "Ingress" not in kinds
+    (role,) = kinds["Role"]
+    assert role["metadata"]["namespace"] == "kargo-system-resources"
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
+
+    exposed = _kinds(
+        _render(
+            helm,
+            "receivers.ingress.enabled=true",
+            "receivers.ingress.host=hooks.example.com",
+            "receivers.ingress.tls[0].secretName=hooks-tls",
+            "receivers.ingress.tls[0].hosts[0]=hooks.example.com",
+        )
+    )
+    (ingress,) = exposed["Ingress"]
+    (rule,) = ingress["spec"]["rules"]
+    assert rule["host"] == "hooks.example.com"
+    assert rule["http"]["paths"][0]["backend"]["service"]["port"] == {"name": "receivers"}
+    (deployment,) = exposed["Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["SHUNTER_RECEIVERS_BASE_URL"] == "https://hooks.example.com"
+
+    off = _kinds(_render(helm, "receivers.enabled=false"))
+    assert "Service" not in off
+    (deployment,) = off["Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert "SHUNTER_RECEIVERS_ADDRESS" not in {e["name"] for e in container["env"]}
 
 
 def _grants_secrets(rule: dict[str, Any]) -> bool:
@@ -190,9 +239,20 @@ def test_no_cluster_wide_secret_access_unless_asked(helm: Any) -> None:
     assert secret_roles == {"shunter-project-resources"}
     cluster_bound = {b["roleRef"]["name"] for b in kinds["ClusterRoleBinding"]}
     assert not secret_roles & cluster_bound
-    (binding,) = kinds["RoleBinding"]
-    assert binding["roleRef"]["name"] == "shunter-project-resources"
-    assert binding["metadata"]["namespace"] == "team-a"
+    bindings = {b["metadata"]["namespace"]: b["roleRef"] for b in kinds["RoleBinding"]}
+    assert bindings == {
+        "team-a": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": "shunter-project-resources",
+        },
+        # ClusterConfig's receivers' Secrets: one namespace, a Role of its own.
+        "kargo-system-resources": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": "shunter-system-resources",
+        },
+    }
     for role in kinds["ClusterRole"]:
         for rule in role["rules"]:
             assert "*" not in rule["verbs"], role["metadata"]["name"]
@@ -205,7 +265,7 @@ def test_no_cluster_wide_secret_access_unless_asked(helm: Any) -> None:
 
 def test_argocd_access_can_be_limited_to_its_namespace(helm: Any) -> None:
     kinds = _kinds(_render(helm, "argocd.watchArgocdNamespaceOnly=true", "argocd.namespace=gitops"))
-    (role,) = kinds["Role"]
+    (role,) = (r for r in kinds["Role"] if r["metadata"]["name"] == "shunter-argocd")
     assert role["metadata"]["namespace"] == "gitops"
     assert role["rules"][0]["resources"] == ["applications"]
     assert "shunter-argocd" not in {r["metadata"]["name"] for r in kinds["ClusterRole"]}
@@ -213,7 +273,9 @@ def test_argocd_access_can_be_limited_to_its_namespace(helm: Any) -> None:
 
 def test_project_namespaces_can_be_created_and_kept(helm: Any) -> None:
     kinds = _kinds(_render(helm, "projectNamespaces={team-a}", "createProjectNamespaces=true"))
-    (namespace,) = kinds["Namespace"]
+    system, namespace = sorted(kinds["Namespace"], key=lambda n: n["metadata"]["name"])
+    assert system["metadata"]["name"] == "kargo-system-resources"
+    assert system["metadata"]["annotations"] == KEEP
     assert namespace["metadata"]["labels"]["kargo.akuity.io/project"] == "true"
     assert namespace["metadata"]["annotations"] == KEEP
 
@@ -470,8 +532,8 @@ def test_argocd_example_values_render_with_the_chart(helm: Any, tmp_path: Path) 
         "--kube-version", KUBE_VERSION, "-f", str(values_file),
     ).stdout  # fmt: skip
     kinds = _kinds([d for d in yaml.safe_load_all(out) if d])
-    (namespace,) = kinds["Namespace"]
-    assert namespace["metadata"]["name"] == "sandbox-example"
+    names = {n["metadata"]["name"] for n in kinds["Namespace"]}
+    assert names == {"sandbox-example", "kargo-system-resources"}
     (deployment,) = kinds["Deployment"]
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "registry.example.com/platform/shunter:0.1.0"

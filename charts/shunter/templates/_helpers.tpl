@@ -45,3 +45,12 @@ app.kubernetes.io/part-of: shunter
   name: {{ include "shunter.serviceAccountName" . }}
   namespace: {{ .Release.Namespace }}
 {{- end }}
+
+{{/* The receivers' public base URL: receivers.baseURL, else the Ingress host. */}}
+{{- define "shunter.receiversBaseURL" -}}
+{{- if .Values.receivers.baseURL }}
+{{- .Values.receivers.baseURL }}
+{{- else if and .Values.receivers.ingress.enabled .Values.receivers.ingress.host }}
+{{- printf "%s://%s" (ternary "https" "http" (gt (len .Values.receivers.ingress.tls) 0)) .Values.receivers.ingress.host }}
+{{- end }}
+{{- end }}
