@@ -15,8 +15,12 @@ and ``pr {id, url, open, merged}``.
 Authentication and the API address are as for ``git-open-pr`` (the git credentials' password
 is the token; ``SHUNTER_GITHUB_API_URL`` overrides the API URL).
 
+A webhook receiver (GitHub, GitLab, Gitea, Bitbucket, Azure DevOps) that hears the pull request
+close refreshes the Promotion, which looks at the pull request at once instead of at its next
+poll ([docs/receivers.md](../receivers.md)).
+
 Differences from Kargo: only GitHub is implemented (other providers are a terminal error naming
-the provider); no webhook receiver shortens the wait, so a merge is noticed on the next poll.
+the provider).
 """
 
 from __future__ import annotations
