@@ -175,6 +175,9 @@ class ReceiverServer:
         except (KubeError, SecretProblem) as error:
             log.warning("receiver %s: %s", redact_path(path), error)
             response = _json(500, None)
+        except Exception:  # a bug of ours must not say more than 500, nor stop the server
+            log.exception("receiver %s: unexpected error", redact_path(path))
+            response = _json(500, None)
         log.debug(
             "receiver %s: %d in %.1f ms",
             redact_path(path),

@@ -14,7 +14,8 @@ the problems in the message (a missing Secret or key, by name - never a value), 
 the list; the others are published.
 
 :meth:`ReceiverStatusSync.project_config` and :meth:`ReceiverStatusSync.cluster_config` are
-reconciles: they return when to look again (a Secret created later is noticed then).
+reconciles: they return when to look again (a Secret created later is noticed then; a missing
+ClusterConfig is looked for again every 5 minutes).
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ class ReceiverStatusSync:
         try:
             config = model.model_validate(await get())
         except NotFoundError:
-            return None
+            # Look again later: a namespace-restricted operator hears of no ClusterConfig.
+            return RESYNC_SECONDS if model is ClusterConfig else None
         if config.metadata.deletion_timestamp:
             return None
         status, ok = await self._status(config, project, secrets_namespace)
