@@ -64,6 +64,10 @@ INLINE_FUNCTIONS = frozenset(
         "isInf",
         "isNil",
         "default",
+        # a generic webhook receiver's URL normalisations (linear in their argument)
+        "normalizeGit",
+        "normalizeImage",
+        "normalizeChart",
         # builtins linear in one string argument
         "len",
         "lower",
@@ -99,6 +103,10 @@ INLINE_METHODS = frozenset(
         "Minute",
         "Second",
         "Unix",
+        # a generic webhook receiver's request: one header or query parameter
+        "header",
+        "headers",
+        "params",
     }
 )
 MAX_INLINE_EXPRESSIONS = 64

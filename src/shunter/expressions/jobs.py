@@ -35,6 +35,7 @@ from shunter.expressions.errors import (
 from shunter.expressions.functions import FunctionContext, ResourceNotLoaded, ResourceRef
 from shunter.expressions.functions import build_environment as _build_environment
 from shunter.expressions.functions.analysis import analysis_functions
+from shunter.expressions.functions.receiver import receiver_environment
 from shunter.expressions.interpreter import OUT_OF_MEMORY, Environment, compile_expression, contain
 from shunter.expressions.limits import MAX_SECONDS, charge_output, deadline_scope, detach
 from shunter.expressions.template import (
@@ -85,8 +86,9 @@ class Job:
         plain: convert the result with `to_plain` (JSON-shaped data).
         require_string: with ``render``: refuse a non-string result.
         many: with ``evaluate_many``: the extra variables of each evaluation.
-        functions: ``kargo`` (Kargo's functions from ``context``) or ``analysis`` (Argo
-            Rollouts' condition helpers over the ``result`` variable).
+        functions: ``kargo`` (Kargo's functions from ``context``), ``analysis`` (Argo
+            Rollouts' condition helpers over the ``result`` variable) or ``receiver`` (a
+            generic webhook receiver's ``request`` and URL normalisations).
     """
 
     kind: JobKind
@@ -96,9 +98,11 @@ class Job:
     plain: bool = False
     require_string: bool = False
     many: Sequence[Mapping[str, Any]] = ()
-    functions: Literal["kargo", "analysis"] = "kargo"
+    functions: Literal["kargo", "analysis", "receiver"] = "kargo"
 
     def environment(self) -> Environment:
+        if self.functions == "receiver":
+            return receiver_environment(self.variables)
         if self.functions == "analysis":
             registry = BUILTINS.child()
             registry.update(analysis_functions(self.variables.get("result")))

@@ -12,11 +12,12 @@ Each action of ``generic.actions[]`` runs in order against the request:
    URLs of their subscriptions), with ``Equals`` or ``NotEquals``.
 3. ``Refresh`` writes a refresh token on every selected object.
 
-Expressions see ``request.body`` (the JSON body, or nil), ``request.header(name)`` (first value
-or ``""``), ``request.headers(name)`` (every value), ``request.params(name)`` (first query value
-or ``""``), ``params`` (the action's ``parameters``), and the functions ``normalizeGit``,
-``normalizeImage`` and ``normalizeChart`` beside the usual builtins - all in shunter's sandboxed
-evaluator.
+Expressions see ``request`` (:mod:`shunter.expressions.functions.receiver`: ``request.body``,
+``request.header(name)``, ``request.headers(name)``, ``request.params(name)``), ``params`` (the
+action's ``parameters``), and the functions ``normalizeGit``, ``normalizeImage`` and
+``normalizeChart`` beside the usual builtins. They run in shunter's sandboxed evaluator, off the
+event loop when they could grow (:mod:`shunter.expressions.sandbox`), with the receiver's
+project as the fairness key.
 
 The answer is Kargo's: ``{"results": [...]}``, one entry per action (the action's own fields
 plus ``matchedWhenExpression``, ``selectedTargets``, ``result``, ``summary``), 500 when any
@@ -38,23 +39,14 @@ from shunter.api.v1alpha1.project import (
     TargetSelectionCriteria,
 )
 from shunter.controllers.policies import label_selector_matches
-from shunter.expressions import (
-    BUILTINS,
-    Environment,
-    ExpressionError,
-    ExprObject,
-    FunctionError,
-    FunctionRegistry,
-    compile_expression,
-    evaluate_template_string,
-)
+from shunter.expressions import ExpressionError, sandbox
+from shunter.expressions.jobs import Job, JobKind
 from shunter.freight.subscriptions import subscribed_urls
-from shunter.freight.urls import normalize_chart_url, normalize_git_url, normalize_image_url
 from shunter.receivers.events import Reply, RunActions
 from shunter.receivers.lookups import ReceiverLookups
 from shunter.receivers.refresh import Refreshed, Refresher
 
-__all__ = ["RECEIVER_FUNCTIONS", "RequestView", "run_actions"]
+__all__ = ["run_actions"]
 
 log = logging.getLogger(__name__)
 
@@ -62,93 +54,67 @@ NOT_APPLICABLE, ERROR, SUCCESS = "NotApplicable", "Error", "Success"
 PARTIAL_SUCCESS, FAILURE = "PartialSuccess", "Failure"
 _FAILED = frozenset({ERROR, FAILURE, PARTIAL_SUCCESS})
 SUBSCRIBED_URLS = "subscribedURLs"
-
-
-def _string_function(name: str, fn: Callable[[str], str]) -> Callable[[Any], str]:
-    def call(value: Any) -> str:
-        if not isinstance(value, str):
-            raise FunctionError(f"{name}() expects a string")
-        return fn(value)
-
-    return call
-
-
-def _registry() -> FunctionRegistry:
-    registry = BUILTINS.child()
-    registry.register("normalizeGit", _string_function("normalizeGit", normalize_git_url))
-    registry.register("normalizeImage", _string_function("normalizeImage", normalize_image_url))
-    registry.register("normalizeChart", _string_function("normalizeChart", normalize_chart_url))
-    return registry.freeze()
-
-
-#: The builtins plus the URL normalisations.
-RECEIVER_FUNCTIONS = _registry()
-
-
-class RequestView(ExprObject):
-    """``request`` in a generic receiver's expressions."""
-
-    __slots__ = ("_request",)
-
-    def __init__(self, request: RunActions) -> None:
-        self._request = request
-
-    @property
-    def expr_type_name(self) -> str:
-        return "request"
-
-    def expr_field(self, name: str) -> Any:
-        if name == "body":
-            return self._request.body
-        raise KeyError(name)
-
-    def expr_method(self, name: str, args: Sequence[Any]) -> Any:
-        if name not in ("header", "headers", "params"):
-            raise KeyError(name)
-        if len(args) != 1 or not isinstance(args[0], str):
-            raise FunctionError(f"{name}() takes one string argument")
-        key = args[0]
-        if name == "params":
-            return next(iter(self._request.query.get(key, ())), "")
-        values = self._request.headers.get(key.lower(), ())
-        return list(values) if name == "headers" else next(iter(values), "")
-
-    def expr_json(self) -> Any:
-        return {"body": self._request.body}
+#: The fairness key of cluster receivers' evaluations.
+CLUSTER = "(cluster)"
 
 
 class _SelectionError(Exception):
     pass
 
 
-def _template_string(text: str, env: Environment) -> str:
-    try:
-        value = evaluate_template_string(text, env)
-    except ExpressionError as error:
-        raise _SelectionError(f"failed to evaluate expression: {error}") from None
-    if not isinstance(value, str):
-        raise _SelectionError(f"expression {text!r} gave {type(value).__name__}, not a string")
-    return value
+class _Expressions:
+    """One action's expressions: its variables, evaluated through the sandbox."""
+
+    def __init__(self, request: RunActions, params: Mapping[str, str], project: str) -> None:
+        self._variables = {
+            "request": {
+                "body": request.body,
+                "headers": {k: list(v) for k, v in request.headers.items()},
+                "query": {k: list(v) for k, v in request.query.items()},
+            },
+            "params": dict(params),
+        }
+        self._project = project
+
+    async def _run(self, kind: JobKind, source: str) -> Any:
+        job = Job(kind, source, self._variables, functions="receiver")
+        return await sandbox.run(job, project=self._project)
+
+    async def when(self, expression: str | None) -> bool:
+        """``whenExpression``: empty is true; anything but a bool is an error."""
+        if not expression:
+            return True
+        value = await self._run("evaluate", expression)
+        if not isinstance(value, bool):
+            raise _SelectionError(f"whenExpression gave {type(value).__name__}, not a bool")
+        return value
+
+    async def string(self, text: str) -> str:
+        """A template that must give a string."""
+        try:
+            value = await self._run("template_string", text)
+        except ExpressionError as error:
+            raise _SelectionError(f"failed to evaluate expression: {error}") from None
+        if not isinstance(value, str):
+            raise _SelectionError(f"expression {text!r} gave {type(value).__name__}, not a string")
+        return value
 
 
-def _label_selector(selector: LabelSelector, env: Environment) -> LabelSelector:
-    return LabelSelector(
-        match_labels={k: _template_string(v, env) for k, v in (selector.match_labels or {}).items()}
-        or None,
-        match_expressions=[
-            LabelSelectorRequirement(
-                key=req.key,
-                operator=req.operator,
-                values=[_template_string(v, env) for v in req.values or []] or None,
-            )
-            for req in selector.match_expressions or []
-        ]
-        or None,
-    )
+async def _label_selector(selector: LabelSelector, exprs: _Expressions) -> LabelSelector:
+    labels = {k: await exprs.string(v) for k, v in (selector.match_labels or {}).items()}
+    requirements = [
+        LabelSelectorRequirement(
+            key=req.key,
+            operator=req.operator,
+            values=[await exprs.string(v) for v in req.values or []] or None,
+        )
+        for req in selector.match_expressions or []
+    ]
+    return LabelSelector(match_labels=labels or None, match_expressions=requirements or None)
 
 
-def _index_filter(
-    selector: IndexSelector | None, kind: str, env: Environment
+async def _index_filter(
+    selector: IndexSelector | None, kind: str, exprs: _Expressions
 ) -> Callable[[Mapping[str, Any]], bool]:
     tests: list[tuple[str, bool]] = []
     for match in (selector.match_indices if selector else None) or []:
@@ -156,7 +122,7 @@ def _index_filter(
             raise _SelectionError(f"index {match.key!r} is not available for {kind}")
         if match.operator not in ("Equals", "NotEquals"):
             raise _SelectionError(f"unsupported operator {match.operator!r} in index selector")
-        tests.append((_template_string(match.value, env), match.operator == "Equals"))
+        tests.append((await exprs.string(match.value), match.operator == "Equals"))
 
     def keep(raw: Mapping[str, Any]) -> bool:
         urls = subscribed_urls(raw)
@@ -172,11 +138,11 @@ class _Runner:
         self._project = project
 
     async def targets(
-        self, criteria: TargetSelectionCriteria, env: Environment
+        self, criteria: TargetSelectionCriteria, exprs: _Expressions
     ) -> list[tuple[str, str, str]]:
-        keep_index = _index_filter(criteria.index_selector, criteria.kind, env)
-        selector = _label_selector(criteria.label_selector or LabelSelector(), env)
-        name = _template_string(criteria.name, env) if criteria.name else None
+        keep_index = await _index_filter(criteria.index_selector, criteria.kind, exprs)
+        selector = await _label_selector(criteria.label_selector or LabelSelector(), exprs)
+        name = await exprs.string(criteria.name) if criteria.name else None
         objects: Sequence[Warehouse | Promotion]
         if criteria.kind == "Warehouse":
             objects = await self._lookups.warehouses(self._project)
@@ -196,12 +162,9 @@ class _Runner:
 
     async def action(self, action: GenericWebhookAction, request: RunActions) -> dict[str, Any]:
         result: dict[str, Any] = to_wire(action)
-        env = Environment(
-            variables={"request": RequestView(request), "params": dict(action.parameters or {})},
-            functions=RECEIVER_FUNCTIONS,
-        )
+        exprs = _Expressions(request, action.parameters or {}, self._project or CLUSTER)
         try:
-            matched = _when(action.when_expression, env)
+            matched = await exprs.when(action.when_expression)
         except (ExpressionError, _SelectionError) as error:
             log.info("generic receiver: whenExpression failed: %s", error)
             return result | {
@@ -218,7 +181,7 @@ class _Runner:
         try:
             keys: dict[tuple[str, str, str], None] = {}
             for criteria in action.target_selection_criteria or []:
-                keys.update(dict.fromkeys(await self.targets(criteria, env)))
+                keys.update(dict.fromkeys(await self.targets(criteria, exprs)))
         except _SelectionError as error:
             log.info("generic receiver: target selection failed: %s", error)
             return result | {
@@ -244,15 +207,6 @@ class _Runner:
             "result": outcome,
             "summary": f"Refreshed {successes} of {len(done)} selected resources",
         }
-
-
-def _when(expression: str | None, env: Environment) -> bool:
-    if not expression:
-        return True
-    value = compile_expression(expression).evaluate(env)
-    if not isinstance(value, bool):
-        raise _SelectionError(f"whenExpression gave {type(value).__name__}, not a bool")
-    return value
 
 
 async def run_actions(

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from shunter.api.v1alpha1 import Warehouse
-from shunter.expressions import Environment, compile_expression, evaluate_template_string
-from shunter.receivers.actions import RECEIVER_FUNCTIONS, RequestView
-from shunter.receivers.events import RunActions
+from shunter.expressions.bounded import is_bounded
+from shunter.expressions.jobs import Job, run_job
 from shunter.receivers.matching import push_concerns
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "receivers"
@@ -98,18 +97,20 @@ def test_any_subscription_to_the_repository_will_do() -> None:
     assert push_concerns(warehouse, "ghcr.io/acme/app", ["nightly"], [])
 
 
-def _env(request: RunActions, params: dict[str, str] | None = None) -> Environment:
-    return Environment(
-        variables={"request": RequestView(request), "params": params or {}},
-        functions=RECEIVER_FUNCTIONS,
+REQUEST = {
+    "body": json.loads((SAMPLES / "registry-notification.json").read_text()),
+    "headers": {"x-event-type": ["push", "again"], "content-type": ["application/json"]},
+    "query": {"env": ["prod"]},
+}
+
+
+def _run(kind: Any, source: str) -> Any:
+    job = Job(
+        kind, source, {"request": REQUEST, "params": {"stage": "preprod"}}, functions="receiver"
     )
-
-
-REQUEST = RunActions(
-    body=json.loads((SAMPLES / "registry-notification.json").read_text()),
-    headers={"x-event-type": ("push", "again"), "content-type": ("application/json",)},
-    query={"env": ("prod",)},
-)
+    outcome = run_job(job)
+    assert outcome.status == "ok", outcome.error
+    return outcome.value
 
 
 @pytest.mark.parametrize(
@@ -133,10 +134,20 @@ REQUEST = RunActions(
     ],
 )
 def test_generic_expressions(expression: str, expected: Any) -> None:
-    value = compile_expression(expression).evaluate(_env(REQUEST, {"stage": "preprod"}))
-    assert value == expected
+    assert _run("evaluate", expression) == expected
 
 
 def test_generic_templates() -> None:
     text = "${{ request.body.events[0].target.repository }}-${{ request.params('env') }}"
-    assert evaluate_template_string(text, _env(REQUEST)) == "acme/guestbook-prod"
+    assert _run("template_string", text) == "acme/guestbook-prod"
+
+
+def test_the_docker_registry_receiver_stays_inline() -> None:
+    when = "request.body.events[0].action == 'push' && request.body.events[0].target.tag != ''"
+    assert is_bounded(Job("evaluate", when, functions="receiver"))
+    value = (
+        "${{ normalizeImage(request.body.events[0].request.host + '/' + "
+        "request.body.events[0].target.repository) }}"
+    )
+    assert is_bounded(Job("template_string", value, functions="receiver"))
+    assert not is_bounded(Job("evaluate", "map(1..100000, # * 2)", functions="receiver"))

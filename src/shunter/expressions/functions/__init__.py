@@ -11,6 +11,9 @@ turn it into a `FunctionRegistry` / `Environment`. The bundles mirror Kargo's gr
 * utility (`utility_functions`): ``semverParse semverDiff``;
 * status (`status_functions`): ``success failure always status`` - only where Kargo offers
   them (step ``if`` and ``config``), i.e. when `FunctionContext.step_outcomes` is not None.
+* receiver (`shunter.expressions.functions.receiver`): a generic webhook receiver's
+  ``request`` and ``normalizeGit normalizeImage normalizeChart`` (jobs with
+  ``functions="receiver"``).
 
 Typical use by the promotion engine (see `shunter.expressions.sandbox`)::
 
