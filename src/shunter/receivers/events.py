@@ -116,7 +116,7 @@ def parse_payload(body: bytes, model: type[M]) -> M:
     """The body as ``model``; anything but a JSON object of the right shape is a 400."""
     try:
         data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise Rejected(400, INVALID_BODY) from None
     if not isinstance(data, dict):
         raise Rejected(400, INVALID_BODY)

@@ -332,6 +332,8 @@ def test_unsupported_events(kind: str, sender: str, event: str, status: int) -> 
         ("harbor", "harbor", "", b'{"type": 1}'),
         ("artifactory", "artifactory", "", b"\xff\xfe"),
         ("azure", "acr", "", b'{"target": []}'),
+        ("quay", "quay", "", b"[" * 100_000 + b"]" * 100_000),
+        ("generic", "generic", "", b"[" * 100_000 + b"]" * 100_000),
     ],
 )
 def test_a_payload_of_the_wrong_shape_is_a_400(

@@ -21,7 +21,7 @@ def handle(request: Inbound, secret: bytes, config: WebhookReceiverConfig) -> Ou
     if request.body:
         try:
             body = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
             raise Rejected(400, f"{INVALID_BODY}: {error}") from None
     headers = {key.lower(): tuple(request.headers.getall(key)) for key in request.headers}
     query = {key: tuple(request.query.getall(key)) for key in request.query}
