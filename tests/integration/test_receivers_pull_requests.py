@@ -1,9 +1,9 @@
 """Pull request events wake the Promotions waiting on that pull request, and only those.
 
-The receiver server runs in the test (the real server class against the real API server); its
-namespace is watched by no operator, so the Promotions stay exactly as the test writes them:
-running and waiting in a ``git-wait-for-pr`` step (its ``pr.url`` output in ``status.state``),
-or finished.
+The receiver server runs in the test (the real server class, over a cache its informers fill
+from the real API server); its namespace is watched by no operator, so the Promotions stay
+exactly as the test writes them: running and waiting in a ``git-wait-for-pr`` step (its
+``pr.url`` output in ``status.state``), or finished.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any
 import httpx
 import pytest
 
+from shunter.cache import CacheFeed, KargoCache
 from shunter.kube.client import KubeClient
-from shunter.receivers import ApiReceiverLookups, ReceiverServer, ReceiverStatusSync
+from shunter.receivers import CacheReceiverLookups, ReceiverServer, ReceiverStatusSync
 from shunter_devenv.cluster import Cluster
+from shunter_devenv.waiting import wait_for_async
 from shunter_devenv.webhooks import provider_headers
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "receivers"
@@ -104,21 +106,34 @@ async def served(
             await client.patch_custom(
                 namespace, "promotions", name, {"status": status}, status=True
             )
+    cache = KargoCache()
+    feed = CacheFeed(client, cache, namespaces=(namespace,))
+    feed.start()
     server = ReceiverServer(
-        client, ApiReceiverLookups(client), address="127.0.0.1:0", system_namespace="unused"
+        client, CacheReceiverLookups(cache), address="127.0.0.1:0", system_namespace="unused"
     )
-    await server.start()
-    base = f"http://127.0.0.1:{server.port}"
-    await ReceiverStatusSync(client, base_url=base, system_namespace="unused").project_config(
-        namespace
-    )
-    config = await client.get_custom(namespace, "projectconfigs", namespace)
-    urls = {r["name"]: r["url"] for r in config["status"]["webhookReceivers"]}
     try:
+        await feed.wait_synced()
+        await wait_for_async(
+            lambda: (
+                len(cache.promotions(namespace)) == 3 * len(CLOSED)
+                and all(p.status and p.status.phase for p in cache.promotions(namespace))
+            ),
+            what="the Promotions in the cache",
+        )
+        await server.start()
+        base = f"http://127.0.0.1:{server.port}"
+        sync = ReceiverStatusSync(client, cache, base_url=base, system_namespace="unused")
+        await sync.project_config(namespace)
+        config = cache.project_config(namespace)
+        assert config is not None
+        assert config.status is not None
+        urls = {r.name or "": r.url or "" for r in config.status.webhook_receivers or []}
         yield client, namespace, urls
     finally:
         await server.stop()
-        client.close()
+        await feed.stop()
+        await client.aclose()
 
 
 async def _refreshed(client: KubeClient, namespace: str) -> set[str]:

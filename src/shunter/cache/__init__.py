@@ -10,6 +10,7 @@ from shunter.cache.feed import CacheFeed
 from shunter.cache.kargo import KargoCache
 from shunter.cache.kinds import (
     ANALYSIS_RUNS,
+    CLUSTER_CONFIGS,
     CLUSTER_PROMOTION_TASKS,
     FREIGHTS,
     PROJECT_CONFIGS,
@@ -24,6 +25,7 @@ from shunter.cache.store import Cache, Listener
 
 __all__ = [
     "ANALYSIS_RUNS",
+    "CLUSTER_CONFIGS",
     "CLUSTER_PROMOTION_TASKS",
     "FREIGHTS",
     "PROJECTS",

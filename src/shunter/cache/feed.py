@@ -1,7 +1,8 @@
 """The informers that fill the operator's cache: which kinds, where, with which selectors.
 
 Cluster-wide, every kind is watched across all namespaces. Restricted to some namespaces, the
-namespaced kinds are watched in each of them and Projects by name (``metadata.name=<ns>``).
+namespaced kinds are watched in each of them and Projects by name (``metadata.name=<ns>``). The
+ClusterConfig (webhook receivers for every project) is watched by its only name, ``cluster``.
 ``shard_selector`` (a label selector) restricts the kinds Kargo shards - Warehouses, Stages and
 Promotions. AnalysisRuns are watched only once their CRD exists (:meth:`CacheFeed.add`), and
 only those labelled for a Stage. Secrets - only those labelled ``kargo.akuity.io/cred-type`` - are
@@ -23,6 +24,7 @@ from typing import Any
 from shunter._internal.tasks import cancel_and_wait
 from shunter.api.v1alpha1 import labels as lbl
 from shunter.cache.kinds import (
+    CLUSTER_CONFIGS,
     CLUSTER_PROMOTION_TASKS,
     FREIGHTS,
     PROJECT_CONFIGS,
@@ -69,6 +71,7 @@ class CacheFeed:
         else:
             self._informer(PROJECTS)
         self._informer(CLUSTER_PROMOTION_TASKS)
+        self._informer(CLUSTER_CONFIGS, field_selector="metadata.name=cluster")
         for kind in _NAMESPACED:
             self.add(kind, label_selector=shard_selector if kind in _SHARDED else None)
         for namespace in namespaces:

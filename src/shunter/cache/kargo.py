@@ -10,8 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from shunter.api.v1alpha1 import Freight, Project, ProjectConfig, Promotion, Stage, Warehouse
+from shunter.api.v1alpha1.project import ClusterConfig
 from shunter.cache.kinds import (
     ANALYSIS_RUNS,
+    CLUSTER_CONFIGS,
     CLUSTER_PROMOTION_TASKS,
     FREIGHTS,
     PROJECT_CONFIGS,
@@ -148,3 +150,38 @@ class KargoCache(Cache):
         keys = self.indexed("secrets-by-type", (namespace, cred_type))
         found = (self.raw(SECRETS, *key) for key in keys)
         return [secret for secret in found if secret is not None]
+
+    # -- webhook receivers ---------------------------------------------------------------
+
+    def cluster_config(self) -> ClusterConfig | None:
+        """The ClusterConfig (named ``cluster``), if there is a valid one."""
+        found = self.models(CLUSTER_CONFIGS, ClusterConfig, [("", "cluster")])
+        return found[0] if found else None
+
+    def project_configs_with_receiver(self, path: str) -> list[ProjectConfig]:
+        """ProjectConfigs whose ``status.webhookReceivers`` include ``path``."""
+        keys = self.indexed("project-configs-by-receiver-path", path)
+        return self.models(PROJECT_CONFIGS, ProjectConfig, keys)
+
+    def warehouses_subscribed_to(self, url: str) -> list[Warehouse]:
+        """Warehouses (of every namespace) with a subscription normalised to ``url``."""
+        keys = self.indexed("warehouses-by-subscribed-url", url)
+        return self.models(WAREHOUSES, Warehouse, keys)
+
+    def all_warehouses(self) -> list[Warehouse]:
+        """Every Warehouse."""
+        return self.models(WAREHOUSES, Warehouse, sorted(self.keys(WAREHOUSES)))
+
+    def promotions(self, namespace: str) -> list[Promotion]:
+        """Every Promotion of a namespace."""
+        keys = self.indexed("promotions-by-namespace", namespace)
+        return self.models(PROMOTIONS, Promotion, keys)
+
+    def all_promotions(self) -> list[Promotion]:
+        """Every Promotion."""
+        return self.models(PROMOTIONS, Promotion, sorted(self.keys(PROMOTIONS)))
+
+    def promotions_waiting_on(self, pr_url: str) -> list[Promotion]:
+        """Running Promotions (of every namespace) waiting on the pull request ``pr_url``."""
+        keys = self.indexed("promotions-by-pull-request", pr_url)
+        return self.models(PROMOTIONS, Promotion, keys)

@@ -1,7 +1,11 @@
 """The kinds the operator keeps in its cache, and the indexes over them.
 
 Each index maps an object (its raw JSON, as stored) to the keys it is found under; the keys are
-computed once per resourceVersion, on ingest, from a handful of fields (no parsing).
+computed once per resourceVersion, on ingest, from a handful of fields (no parsing). The
+webhook receivers' indexes are Kargo's: ProjectConfigs by the paths of their receivers
+(``receiverPaths``), Warehouses by their subscriptions' normalised URLs (``subscribedURLs``)
+and running Promotions by the pull requests their ``git-wait-for-pr`` steps wait on
+(``pullRequestURL``).
 """
 
 from __future__ import annotations
@@ -11,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from shunter.api.v1alpha1 import labels as lbl
+from shunter.freight.subscriptions import subscribed_urls
 from shunter.kube.client import KARGO_GROUP, KARGO_VERSION
 from shunter.kube.informer import Kind
 
 __all__ = [
     "ANALYSIS_RUNS",
+    "CLUSTER_CONFIGS",
     "CLUSTER_PROMOTION_TASKS",
     "FREIGHTS",
     "INDEXES",
@@ -28,8 +34,10 @@ __all__ = [
     "WAREHOUSES",
     "Index",
     "freight_stages",
+    "receiver_paths",
     "requested_origins",
     "upstream_stages",
+    "waiting_pr_urls",
 ]
 
 PROJECTS = Kind(KARGO_GROUP, KARGO_VERSION, "projects", namespaced=False)
@@ -40,12 +48,14 @@ FREIGHTS = Kind(KARGO_GROUP, KARGO_VERSION, "freights")
 PROMOTIONS = Kind(KARGO_GROUP, KARGO_VERSION, "promotions")
 PROMOTION_TASKS = Kind(KARGO_GROUP, KARGO_VERSION, "promotiontasks")
 CLUSTER_PROMOTION_TASKS = Kind(KARGO_GROUP, KARGO_VERSION, "clusterpromotiontasks", False)
+CLUSTER_CONFIGS = Kind(KARGO_GROUP, KARGO_VERSION, "clusterconfigs", namespaced=False)
 ANALYSIS_RUNS = Kind("argoproj.io", "v1alpha1", "analysisruns")
 #: Only credentials Secrets (labelled ``kargo.akuity.io/cred-type``) are cached.
 SECRETS = Kind("", "v1", "secrets")
 
 JSON = Mapping[str, Any]
 _TERMINAL = frozenset({"Succeeded", "Failed", "Errored", "Aborted"})
+WAIT_FOR_PR = "git-wait-for-pr"
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -84,6 +94,37 @@ def freight_stages(freight: JSON) -> set[str]:
     for key in ("currentlyIn", "verifiedIn", "approvedFor"):
         names.update(_dict(status.get(key)))
     return names
+
+
+def receiver_paths(config: JSON) -> list[str]:
+    """The receiver paths a ProjectConfig or ClusterConfig publishes in its status."""
+    receivers = _dict(config.get("status")).get("webhookReceivers")
+    paths = (_dict(receiver).get("path") for receiver in receivers or [])
+    return [path for path in paths if isinstance(path, str) and path]
+
+
+def waiting_pr_urls(promotion: JSON) -> list[str]:
+    """The pull requests a running Promotion waits on: the ``pr.url`` output of each
+    ``git-wait-for-pr`` step (with an alias) up to the current step."""
+    status = _dict(promotion.get("status"))
+    if status.get("phase") != "Running":
+        return []
+    state = _dict(status.get("state"))
+    current = status.get("currentStep")
+    last = current if isinstance(current, int) else 0
+    urls: list[str] = []
+    steps = _dict(promotion.get("spec")).get("steps")
+    for index, raw_step in enumerate(steps if isinstance(steps, list) else []):
+        if index > last:
+            break
+        step = _dict(raw_step)
+        alias = step.get("as")
+        if step.get("uses") != WAIT_FOR_PR or not isinstance(alias, str) or not alias:
+            continue
+        url = _dict(_dict(state.get(alias)).get("pr")).get("url")
+        if isinstance(url, str) and url:
+            urls.append(url)
+    return urls
 
 
 def _namespace(obj: JSON) -> str:
@@ -156,6 +197,9 @@ INDEXES: tuple[Index, ...] = (
         FREIGHTS,
         lambda f: [(_namespace(f), alias)] if (alias := _alias(f)) else [],
     ),
+    Index("warehouses-by-subscribed-url", WAREHOUSES, subscribed_urls),
+    Index("project-configs-by-receiver-path", PROJECT_CONFIGS, receiver_paths),
+    Index("promotions-by-pull-request", PROMOTIONS, waiting_pr_urls),
     Index(
         "secrets-by-type",
         SECRETS,

@@ -12,6 +12,10 @@ leader election) can keep a warm cache and start its queues only when it leads.
 Git: one :class:`~shunter.git.MirrorStore` (``<work_dir>/mirrors``) serves the promotions' git
 steps and Warehouse discovery alike; the leader sweeps it periodically
 (:mod:`shunter.operator.mirror_sweep`, reading the Warehouses from the cache).
+
+With ``SHUNTER_RECEIVERS_ADDRESS``, the webhook receiver server (:mod:`shunter.receivers`) starts
+once the cache is synced - on every replica: it answers from the cache and its only writes are
+refresh annotations. The receivers' status is published by a reconcile like the others.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ from shunter.operator.workqueue import Reconciled, WorkQueue
 from shunter.promotion.engine import Engine, RequeuePolicy
 from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import Capabilities, GitAuthor
+from shunter.receivers import CacheReceiverLookups, ReceiverServer, ReceiverStatusSync
 from shunter.registries.discovery import Discoverer
 from shunter.steps import load_builtin_steps
 from shunter.verification import AnalysisRunReconciler, ensure_rollouts_crds
@@ -154,8 +159,17 @@ class Operator:
             retry_after_error=config.discovery_retry_seconds,
             discover_fn=self.discoverer.discover,
         )
+        self.receiver_status = ReceiverStatusSync(
+            kube,
+            self.cache,
+            base_url=config.receivers_base_url,
+            system_namespace=config.system_resources_namespace,
+        )
+        self.receivers: ReceiverServer | None = None
         workers = config.workers
         self.project_queue: WorkQueue[str] = WorkQueue("projects", self._project, workers=1)
+        #: Webhook receivers' publication: ProjectConfigs by namespace, "" the ClusterConfig.
+        self.config_queue: WorkQueue[str] = WorkQueue("configs", self._config, workers=1)
         self.stage_queue: WorkQueue[ObjectKey] = WorkQueue("stages", self._stage, workers=workers)
         self.forget_queue: WorkQueue[ObjectKey] = WorkQueue(
             "deleted-stages", self._forget, workers=1
@@ -174,6 +188,7 @@ class Operator:
         )
         self.queues: list[WorkQueue[Any]] = [
             self.project_queue,
+            self.config_queue,
             self.analysis_queue,
             self.freight_queue,
             self.warehouse_queue,
@@ -191,6 +206,7 @@ class Operator:
                 freight=self.freight_queue.add,
                 warehouse=self.warehouse_queue.add,
                 analysis_run=self.analysis_queue.add,
+                config=self.config_queue.add,
             ),
             analysis=False,
         )
@@ -202,6 +218,11 @@ class Operator:
 
     async def _project(self, name: str) -> Reconciled:
         return Reconciled(await self.projects.reconcile(name))
+
+    async def _config(self, namespace: str) -> Reconciled:
+        if namespace:
+            return Reconciled(await self.receiver_status.project_config(namespace))
+        return Reconciled(await self.receiver_status.cluster_config())
 
     async def _warehouse(self, key: ObjectKey) -> Reconciled:
         return Reconciled(await self.warehouses.reconcile(*key))
@@ -268,6 +289,21 @@ class Operator:
         """Every cached Warehouse, raw (the git mirror sweep keeps their repositories)."""
         found = (self.cache.raw(WAREHOUSES, ns, name) for ns, name in self.cache.keys(WAREHOUSES))
         return [warehouse for warehouse in found if warehouse is not None]
+
+    async def start_receivers(self) -> None:
+        """Serve the webhook receivers, if configured (every replica, once the cache is synced:
+        a receiver looks Warehouses and Promotions up in it)."""
+        if not self.config.receivers_address:
+            return
+        self.receivers = ReceiverServer(
+            self.kube,
+            CacheReceiverLookups(self.cache),
+            address=self.config.receivers_address,
+            system_namespace=self.config.system_resources_namespace,
+            rate=self.config.receivers_rate,
+            burst=self.config.receivers_burst,
+        )
+        await self.receivers.start()
 
     async def _resync(self) -> None:
         """Now and then, queue the cached objects that can have work left again, spread over
@@ -340,11 +376,14 @@ class Operator:
                     self.cache.count(PROMOTIONS),
                 )
                 self.start_queues()
+                await self.start_receivers()
                 ready.set()
             await stopping
             synced.cancel()
         finally:
             log.info("stopping")
+            if self.receivers is not None:
+                await self.receivers.stop()
             if probes is not None:
                 await probes.stop()
             for task in (self._resync_task, self._sweep_task):

@@ -8,6 +8,9 @@
 * A Promotion is queued on any change of it; a Freight on any change; a Warehouse or Project
   unless only its status changed; an AnalysisRun (of a Stage) on any change, and its Stage.
 * A Project looks again when one of its Stages' or Warehouses' status changes (its stats).
+* A ProjectConfig, or the ClusterConfig, has its webhook receivers published again unless only
+  its status changed (usually that publication itself): key the namespace, ``""`` for the
+  ClusterConfig.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from shunter.api.v1alpha1 import annotations as ann
 from shunter.api.v1alpha1 import labels as lbl
 from shunter.cache import (
     ANALYSIS_RUNS,
+    CLUSTER_CONFIGS,
     FREIGHTS,
     PROJECT_CONFIGS,
     PROJECTS,
@@ -48,6 +52,8 @@ class Queues:
     freight: Callable[[ObjectKey], None]
     warehouse: Callable[[ObjectKey], None]
     analysis_run: Callable[[ObjectKey], None]
+    #: Webhook receivers' publication: a project namespace, or "" for the ClusterConfig.
+    config: Callable[[str], None]
 
 
 def _meta(obj: JSON | None) -> Mapping[str, Any]:
@@ -86,6 +92,7 @@ class Triggers:
         self._handlers: dict[Kind, Callable[[JSON | None, JSON | None], None]] = {
             PROJECTS: self._project,
             PROJECT_CONFIGS: self._project_config,
+            CLUSTER_CONFIGS: self._cluster_config,
             STAGES: self._stage,
             PROMOTIONS: self._promotion,
             FREIGHTS: self._freight,
@@ -111,7 +118,13 @@ class Triggers:
 
     def _project_config(self, old: JSON | None, new: JSON | None) -> None:
         namespace = _key(new or old or {})[0]
+        if new is not None and not only_status_changed(old, new):
+            self._queues.config(namespace)
         self._stages(self._cache.stage_keys(namespace))
+
+    def _cluster_config(self, old: JSON | None, new: JSON | None) -> None:
+        if new is not None and not only_status_changed(old, new):
+            self._queues.config("")
 
     def _stage(self, old: JSON | None, new: JSON | None) -> None:
         namespace, name = _key(new or old or {})

@@ -13,17 +13,19 @@ serves them, so that a push reaches a Warehouse at once instead of at its next p
   push concerns (:mod:`~shunter.receivers.matching`) or the Promotions waiting on a pull request;
   :mod:`~shunter.receivers.actions` runs generic receivers' actions.
 
-The server reads the cluster through :class:`~shunter.receivers.lookups.ReceiverLookups`.
+The server reads the cluster through :class:`~shunter.receivers.lookups.ReceiverLookups`, which
+the operator answers from its watch-fed cache (the receiver indexes live in
+:mod:`shunter.cache.kinds`).
 """
 
-from shunter.receivers.lookups import ApiReceiverLookups, ReceiverLookups
+from shunter.receivers.lookups import CacheReceiverLookups, ReceiverLookups
 from shunter.receivers.paths import receiver_details, receiver_path
 from shunter.receivers.server import MAX_BODY_BYTES, ReceiverServer
 from shunter.receivers.status import ReceiverStatusSync
 
 __all__ = [
     "MAX_BODY_BYTES",
-    "ApiReceiverLookups",
+    "CacheReceiverLookups",
     "ReceiverLookups",
     "ReceiverServer",
     "ReceiverStatusSync",

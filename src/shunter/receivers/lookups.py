@@ -1,32 +1,24 @@
 """What the receiver server reads from the cluster: :class:`ReceiverLookups`, a narrow protocol
-(each method is one indexed question), and :class:`ApiReceiverLookups`, its implementation
-straight against the API server.
+(each method one indexed question), and :class:`CacheReceiverLookups`, its answers from the
+operator's watch-fed cache (:class:`~shunter.cache.KargoCache` and its receiver indexes).
 
 ``namespace=None`` means every namespace the operator serves (cluster receivers). Objects that
-do not parse as their model are skipped (their own controllers report them).
+do not parse as their model are left out (the cache logs them; their own controllers report
+them).
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Protocol
 
 from shunter.api.v1alpha1 import Promotion, Warehouse
 from shunter.api.v1alpha1.project import ClusterConfig, ProjectConfig
-from shunter.freight.subscriptions import subscribed_urls
-from shunter.kube.client import KubeClient, NotFoundError
-from shunter.receivers.indexes import receiver_paths, waiting_pr_urls
+from shunter.cache import KargoCache
 
-__all__ = ["CLUSTER_CONFIG_NAME", "ApiReceiverLookups", "ReceiverLookups"]
+__all__ = ["CLUSTER_CONFIG_NAME", "CacheReceiverLookups", "ReceiverLookups"]
 
-log = logging.getLogger(__name__)
-M = TypeVar("M", bound=BaseModel)
 #: The only name a ClusterConfig may have.
 CLUSTER_CONFIG_NAME = "cluster"
-JSON = Mapping[str, Any]
 
 
 class ReceiverLookups(Protocol):
@@ -57,74 +49,32 @@ class ReceiverLookups(Protocol):
         ...
 
 
-def _parse(model: type[M], raw: JSON) -> M | None:
-    try:
-        return model.model_validate(raw)
-    except ValidationError as error:
-        meta = raw.get("metadata")
-        meta = meta if isinstance(meta, Mapping) else {}
-        log.debug(
-            "skipping %s %s/%s: %s",
-            model.__name__,
-            meta.get("namespace", ""),
-            meta.get("name", ""),
-            error.errors()[0]["msg"] if error.errors() else error,
-        )
-        return None
+class CacheReceiverLookups:
+    """:class:`ReceiverLookups` from the operator's cache (no API call)."""
 
-
-class ApiReceiverLookups:
-    """:class:`ReceiverLookups` by listing from the API server on every call.
-
-    ``namespaces`` restricts every list to those namespaces (the operator's
-    ``SHUNTER_NAMESPACES``); empty means the whole cluster.
-    """
-
-    def __init__(self, kube: KubeClient, namespaces: tuple[str, ...] = ()) -> None:
-        self._kube = kube
-        self._namespaces = namespaces
-
-    async def _list(self, plural: str, namespace: str | None) -> list[dict[str, Any]]:
-        if namespace is not None:
-            return await self._kube.list_custom(namespace, plural)
-        if self._namespaces:
-            return [o for ns in self._namespaces for o in await self._kube.list_custom(ns, plural)]
-        return await self._kube.list_custom_all_namespaces(plural)
-
-    async def _select(
-        self,
-        model: type[M],
-        plural: str,
-        namespace: str | None,
-        keep: Callable[[JSON], bool] = lambda _: True,
-    ) -> list[M]:
-        parsed = (_parse(model, raw) for raw in await self._list(plural, namespace) if keep(raw))
-        return [obj for obj in parsed if obj is not None]
+    def __init__(self, cache: KargoCache) -> None:
+        self._cache = cache
 
     async def project_configs_with_receiver(self, path: str) -> list[ProjectConfig]:
-        return await self._select(
-            ProjectConfig, "projectconfigs", None, lambda raw: path in receiver_paths(raw)
-        )
+        return self._cache.project_configs_with_receiver(path)
 
     async def cluster_config(self) -> ClusterConfig | None:
-        try:
-            raw = await self._kube.get_cluster_custom("clusterconfigs", CLUSTER_CONFIG_NAME)
-        except NotFoundError:
-            return None
-        return _parse(ClusterConfig, raw)
+        return self._cache.cluster_config()
 
     async def warehouses_subscribed_to(self, url: str, namespace: str | None) -> list[Warehouse]:
-        return await self._select(
-            Warehouse, "warehouses", namespace, lambda raw: url in subscribed_urls(raw)
-        )
+        found = self._cache.warehouses_subscribed_to(url)
+        return [w for w in found if namespace is None or w.metadata.namespace == namespace]
 
     async def warehouses(self, namespace: str | None) -> list[Warehouse]:
-        return await self._select(Warehouse, "warehouses", namespace)
+        if namespace is None:
+            return self._cache.all_warehouses()
+        return self._cache.warehouses(namespace)
 
     async def promotions(self, namespace: str | None) -> list[Promotion]:
-        return await self._select(Promotion, "promotions", namespace)
+        if namespace is None:
+            return self._cache.all_promotions()
+        return self._cache.promotions(namespace)
 
     async def promotions_waiting_on(self, pr_url: str, namespace: str | None) -> list[Promotion]:
-        return await self._select(
-            Promotion, "promotions", namespace, lambda raw: pr_url in waiting_pr_urls(raw)
-        )
+        found = self._cache.promotions_waiting_on(pr_url)
+        return [p for p in found if namespace is None or p.metadata.namespace == namespace]

@@ -14,8 +14,8 @@ the problems in the message (a missing Secret or key, by name - never a value), 
 the list; the others are published.
 
 :meth:`ReceiverStatusSync.project_config` and :meth:`ReceiverStatusSync.cluster_config` are
-reconciles: they return when to look again (a Secret created later is noticed then; a missing
-ClusterConfig is looked for again every 5 minutes).
+reconciles over the operator's cache: they return when to look again (a Secret created later is
+noticed then).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,7 @@ from shunter.api.v1alpha1.project import (
     WebhookReceiverConfig,
     WebhookReceiverDetails,
 )
+from shunter.cache import CLUSTER_CONFIGS, PROJECT_CONFIGS, KargoCache
 from shunter.controllers.conditions import remove_condition, set_condition
 from shunter.kube.client import KubeClient, KubeError, NotFoundError
 from shunter.receivers.kinds import receiver_type_of
@@ -98,59 +99,41 @@ async def receiver_secret(
 
 
 class ReceiverStatusSync:
-    """Computes and writes the receivers' status of ProjectConfigs and the ClusterConfig."""
+    """Computes and writes the receivers' status of ProjectConfigs and the ClusterConfig (read
+    from the operator's cache; the Secrets, which the cache does not hold, from the API)."""
 
-    def __init__(self, kube: KubeClient, *, base_url: str, system_namespace: str) -> None:
+    def __init__(
+        self, kube: KubeClient, cache: KargoCache, *, base_url: str, system_namespace: str
+    ) -> None:
         self._kube = kube
+        self._cache = cache
         self._base_url = base_url
         self._system_namespace = system_namespace
 
     async def project_config(self, namespace: str) -> float | None:
         """Publish the receivers of the ProjectConfig of ``namespace``."""
-        kube = self._kube
-
-        async def get() -> dict[str, Any]:
-            return await kube.get_custom(namespace, "projectconfigs", namespace)
-
-        async def patch(body: dict[str, Any]) -> object:
-            return await kube.patch_custom(
-                namespace, "projectconfigs", namespace, body, status=True
+        found = self._cache.models(PROJECT_CONFIGS, ProjectConfig, [(namespace, namespace)])
+        if not found or found[0].metadata.deletion_timestamp:
+            return None
+        status, ok = await self._status(found[0], namespace, namespace)
+        if status != (found[0].status or ConfigStatusBase()):
+            answer = await self._kube.patch_custom(
+                namespace, "projectconfigs", namespace, _patch(status), status=True
             )
-
-        return await self._sync(ProjectConfig, get, patch, namespace, namespace)
+            self._cache.apply(PROJECT_CONFIGS, answer)
+        return RESYNC_SECONDS if ok else RETRY_SECONDS
 
     async def cluster_config(self) -> float | None:
         """Publish the receivers of the ClusterConfig."""
-        kube = self._kube
-
-        async def get() -> dict[str, Any]:
-            return await kube.get_cluster_custom("clusterconfigs", CLUSTER_CONFIG_NAME)
-
-        async def patch(body: dict[str, Any]) -> object:
-            return await kube.patch_cluster_custom(
-                "clusterconfigs", CLUSTER_CONFIG_NAME, body, status=True
-            )
-
-        return await self._sync(ClusterConfig, get, patch, "", self._system_namespace)
-
-    async def _sync(
-        self,
-        model: type[ProjectConfig] | type[ClusterConfig],
-        get: Callable[[], Awaitable[dict[str, Any]]],
-        patch: Callable[[dict[str, Any]], Awaitable[object]],
-        project: str,
-        secrets_namespace: str,
-    ) -> float | None:
-        try:
-            config = model.model_validate(await get())
-        except NotFoundError:
-            # Look again later: a namespace-restricted operator hears of no ClusterConfig.
-            return RESYNC_SECONDS if model is ClusterConfig else None
-        if config.metadata.deletion_timestamp:
+        config = self._cache.cluster_config()
+        if config is None or config.metadata.deletion_timestamp:
             return None
-        status, ok = await self._status(config, project, secrets_namespace)
+        status, ok = await self._status(config, "", self._system_namespace)
         if status != (config.status or ConfigStatusBase()):
-            await patch(_patch(status))
+            answer = await self._kube.patch_cluster_custom(
+                "clusterconfigs", CLUSTER_CONFIG_NAME, _patch(status), status=True
+            )
+            self._cache.apply(CLUSTER_CONFIGS, answer)
         return RESYNC_SECONDS if ok else RETRY_SECONDS
 
     async def _status(

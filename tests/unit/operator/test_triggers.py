@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from shunter.cache import FREIGHTS, PROJECT_CONFIGS, PROMOTIONS, STAGES, KargoCache
+from shunter.cache import (
+    CLUSTER_CONFIGS,
+    FREIGHTS,
+    PROJECT_CONFIGS,
+    PROMOTIONS,
+    STAGES,
+    KargoCache,
+)
 from shunter.operator.triggers import Queues, Triggers, only_status_changed
 
 
@@ -35,6 +42,7 @@ def wired() -> tuple[KargoCache, dict[str, list[Any]]]:
         freight=into("freight"),
         warehouse=into("warehouse"),
         analysis_run=into("analysis"),
+        config=into("config"),
     )
     cache.upsert(STAGES, obj("up", spec=request()))
     cache.upsert(STAGES, obj("down", spec=request("up")))
@@ -90,3 +98,17 @@ def test_a_project_config_wakes_every_stage_of_the_project() -> None:
     cache, queued = wired()
     cache.upsert(PROJECT_CONFIGS, obj("p"))
     assert sorted(queued["stage"]) == [("p", "down"), ("p", "other"), ("p", "up")]
+
+
+def test_config_changes_publish_receivers_but_their_own_status_writes_do_not() -> None:
+    cache, queued = wired()
+    cache.upsert(PROJECT_CONFIGS, obj("p", 1, spec={"webhookReceivers": []}))
+    cache.upsert(PROJECT_CONFIGS, obj("p", 2, spec={"webhookReceivers": []}, status={"x": 1}))
+    assert queued["config"] == ["p"]
+    cluster = {"metadata": {"name": "cluster", "resourceVersion": "1"}, "spec": {}}
+    cache.upsert(CLUSTER_CONFIGS, cluster)
+    cache.upsert(
+        CLUSTER_CONFIGS,
+        {**cluster, "metadata": {"name": "cluster", "resourceVersion": "2"}, "status": {}},
+    )
+    assert queued["config"] == ["p", ""]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shunter.receivers.indexes import receiver_paths, waiting_pr_urls
+from shunter.cache.kinds import receiver_paths, waiting_pr_urls
 from shunter.receivers.ratelimit import Buckets
 
 
