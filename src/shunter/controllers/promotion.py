@@ -1,12 +1,13 @@
 """The Promotion controller: fills a new Promotion from its Stage, then runs it when the Stage
 says it is its turn.
 
-Order of business on each reconcile (Kargo's, adapted to having no admission webhook):
+Order of business on each reconcile:
 
 1. A Promotion without ``spec.steps`` gets the Stage's promotion template (tasks inflated,
-   Stage vars + template vars) and, for ``spec.origin``, the current candidate Freight. Kargo
-   does this in a mutating webhook; here it happens once, on the first reconcile, and the CRD
-   then keeps ``steps`` and ``vars`` immutable.
+   Stage vars + template vars) and, for ``spec.origin``, the current candidate Freight
+   (:mod:`shunter.controllers.promotion_spec`). The admission webhook does this at creation;
+   this is the fallback for a namespace it does not serve. The CRD then keeps ``steps`` and
+   ``vars`` immutable.
 2. No phase yet: ``Pending``.
 3. An abort request (``kargo.akuity.io/abort: terminate``) ends it as ``Aborted``.
 4. Wait until the Stage's ``status.currentPromotion`` names this Promotion.
@@ -20,26 +21,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from shunter._internal.jsondiff import merge_patch
 from shunter.api.v1alpha1 import Freight, Promotion, PromotionPhase, Stage, to_wire
 from shunter.api.v1alpha1 import annotations as ann
-from shunter.api.v1alpha1 import labels as lbl
-from shunter.api.v1alpha1.common import FreightReference, PromotionTaskReference
+from shunter.api.v1alpha1.common import FreightReference
 from shunter.api.v1alpha1.promotion import PromotionStatus
-from shunter.api.v1alpha1.promotion_task import PromotionTaskSpec
 from shunter.cache import FREIGHTS, PROMOTIONS, STAGES, KargoCache
-from shunter.controllers.availability import auto_promotion_candidate, freight_availability
+from shunter.controllers.availability import freight_availability
 from shunter.controllers.collections import freight_reference, with_freight
-from shunter.controllers.lookups import stage_auto_promotion_enabled
-from shunter.controllers.naming import shorten_label_value
+from shunter.controllers.lookups import CachePromotionSources
+from shunter.controllers.promotion_spec import PromotionSpecError, complete_promotion
 from shunter.controllers.wiring import Enqueue, EventSink
 from shunter.kube.client import KubeClient, NotFoundError
 from shunter.kube.informer import Kind
 from shunter.promotion.context import PromotionContext
 from shunter.promotion.engine import Engine
-from shunter.promotion.errors import InflationError
-from shunter.promotion.tasks import inflate_stage_template
 
 __all__ = ["PromotionReconciler"]
 
@@ -69,6 +66,7 @@ class PromotionReconciler:
         self._engine = engine
         self._enqueue = enqueue
         self._events = events
+        self._sources = CachePromotionSources(cache, kube)
 
     async def reconcile(self, namespace: str, name: str) -> PromotionOutcome:
         """One pass over a Promotion."""
@@ -170,103 +168,26 @@ class PromotionReconciler:
     # -- steps and freight -----------------------------------------------------------------
 
     async def _fill_spec(self, promotion: Promotion, stage: Stage) -> str | None:
-        """Copy steps/vars from the Stage and resolve ``origin``; returns a problem or None."""
-        namespace = promotion.metadata.namespace or ""
-        patch: dict[str, Any] = {"spec": {}}
-        if not promotion.spec.freight:
-            origin = promotion.spec.origin
-            if origin is None:
-                return "the Promotion names neither freight nor origin"
-            request = next(
-                (r for r in stage.spec.requested_freight if r.origin.key == origin.key), None
+        """Complete the Promotion from its Stage (what the admission webhook does when it
+        serves the namespace); returns a problem or None."""
+        namespace, name = promotion.metadata.namespace or "", promotion.metadata.name or ""
+        raw = self._cache.raw(PROMOTIONS, namespace, name)
+        if raw is None:
+            raw = promotion.model_dump(mode="json", by_alias=True, exclude_none=True)
+        actor = (promotion.metadata.annotations or {}).get(ann.CREATE_ACTOR, "")
+        try:
+            completed = await complete_promotion(
+                raw, stage, self._sources, intent=not actor.startswith("controller:")
             )
-            if request is None:
-                return f"Stage {stage.metadata.name!r} does not request Freight from {origin.key}"
-            freights = self._cache.freight_from(namespace, origin.key)
-            candidate = auto_promotion_candidate(stage, request, freights)
-            if candidate is None:
-                return f"no Freight from {origin.key} is available to Stage {stage.metadata.name!r}"
-            patch["spec"]["freight"] = candidate.metadata.name
-            patch["spec"]["origin"] = None
-        if not promotion.spec.steps:
-            template = stage.spec.promotion_template
-            if template is None or not template.spec.steps:
-                return f"Stage {stage.metadata.name!r} has no promotion steps to run"
-            try:
-                inflated = await inflate_stage_template(stage, self._lookup_task)
-            except InflationError as exc:
-                return str(exc)
-            patch["spec"]["steps"] = [to_wire(s) for s in inflated.steps]
-            if inflated.vars:
-                patch["spec"]["vars"] = [to_wire(v) for v in inflated.vars]
-        stage_name = stage.metadata.name or ""
-        patch["metadata"] = {
-            "labels": {lbl.STAGE: shorten_label_value(stage_name)},
-            "annotations": {ann.STAGE: stage_name, **await self._intent(promotion, stage, patch)},
-        }
-        if stage.spec.shard:
-            patch["metadata"]["labels"][lbl.SHARD] = stage.spec.shard
-        if stage.metadata.uid and not promotion.metadata.owner_references:
-            patch["metadata"]["ownerReferences"] = [
-                {
-                    "apiVersion": "kargo.akuity.io/v1alpha1",
-                    "kind": "Stage",
-                    "name": stage_name,
-                    "uid": stage.metadata.uid,
-                    "blockOwnerDeletion": True,
-                    "controller": True,
-                }
-            ]
-        written = await self._kube.patch_custom(
-            namespace, "promotions", promotion.metadata.name or "", patch
+        except PromotionSpecError as exc:
+            return exc.message
+        patch = merge_patch(
+            {k: raw.get(k) or {} for k in ("spec", "metadata")},
+            {k: completed[k] for k in ("spec", "metadata")},
         )
+        written = await self._kube.patch_custom(namespace, "promotions", name, patch)
         self._cache.apply(PROMOTIONS, written)
         return None
-
-    async def _intent(
-        self, promotion: Promotion, stage: Stage, patch: dict[str, Any]
-    ) -> dict[str, str | None]:
-        """Hold or resume auto-promotion: Kargo stamps this on user-created Promotions of
-        Stages that auto-promote (a manual promotion of anything but the newest candidate holds
-        automation back, so it cannot undo a rollback)."""
-        annotations = promotion.metadata.annotations or {}
-        actor = annotations.get(ann.CREATE_ACTOR, "")
-        cleared: dict[str, str | None] = {
-            ann.AUTO_PROMOTION_HOLD: None,
-            ann.AUTO_PROMOTION_RESUME: None,
-        }
-        if actor.startswith("controller:"):
-            return {}
-        if not stage_auto_promotion_enabled(self._cache, stage):
-            return cleared
-        namespace = promotion.metadata.namespace or ""
-        freight_name = patch["spec"].get("freight") or promotion.spec.freight
-        freight = self._cache.freight(namespace, freight_name or "")
-        if freight is None:
-            return cleared
-        request = next(
-            (r for r in stage.spec.requested_freight if r.origin.key == freight.origin.key), None
-        )
-        if request is None:
-            return cleared
-        candidate = auto_promotion_candidate(
-            stage, request, self._cache.freight_from(namespace, freight.origin.key)
-        )
-        key = freight.origin.key
-        if candidate is not None and candidate.metadata.name == freight.metadata.name:
-            return {ann.AUTO_PROMOTION_RESUME: key, ann.AUTO_PROMOTION_HOLD: None}
-        return {ann.AUTO_PROMOTION_HOLD: key, ann.AUTO_PROMOTION_RESUME: None}
-
-    async def _lookup_task(
-        self, project: str, ref: PromotionTaskReference
-    ) -> PromotionTaskSpec | None:
-        if ref.kind is not None and ref.kind.value == "ClusterPromotionTask":
-            raw = self._cache.cluster_promotion_task(ref.name)
-        else:
-            raw = self._cache.promotion_task(project, ref.name)
-        if raw is None:
-            return None
-        return PromotionTaskSpec.model_validate(raw.get("spec") or {})
 
     async def _stage(self, namespace: str, name: str) -> Stage | None:
         """The Stage from the cache; on a miss, from the API server (its watch event may not
