@@ -90,6 +90,10 @@ def _run(args: argparse.Namespace) -> int:
         overrides["receivers_address"] = args.receivers
     if args.allow_credentials_over_http:
         overrides["allow_credentials_over_http"] = True
+    if args.admission:
+        overrides["admission_address"] = args.admission
+    if args.admission_register_url:
+        overrides["admission_register_url"] = args.admission_register_url
     config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
     _configure_logging(config)
     if getattr(args, "kubeconfig", None):
@@ -141,6 +145,17 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-credentials-over-http",
         action="store_true",
         help="send repository credentials to plain http:// servers (test setups only)",
+    )
+    run.add_argument(
+        "--admission",
+        metavar="HOST:PORT",
+        help="serve the admission webhooks (HTTPS) on this address",
+    )
+    run.add_argument(
+        "--admission-register-url",
+        metavar="URL",
+        help="local development: register the webhooks with this base URL "
+        "(e.g. https://127.0.0.1:9443) for the watched namespaces, and remove them at exit",
     )
     run.set_defaults(func=_run)
     add_commands(sub)

@@ -75,6 +75,20 @@ class OperatorConfig:
     #: Requests per second one receiver accepts (token bucket), and its burst.
     receivers_rate: float = 10.0
     receivers_burst: int = 20
+    #: Admission webhook server, ``host:port`` (empty: no webhooks served).
+    admission_address: str = ""
+    #: Folder holding the webhook server's ``tls.crt``/``tls.key`` (cert-manager); empty: a
+    #: self-signed certificate made by the operator.
+    admission_cert_dir: str = ""
+    #: ``namespace/name`` of the Secret keeping the self-signed certificate (empty: memory).
+    admission_secret: str = ""
+    #: Host names/addresses of the self-signed serving certificate.
+    admission_hosts: tuple[str, ...] = ()
+    #: Name of the Mutating- and ValidatingWebhookConfiguration (CA bundle kept current).
+    admission_webhook_name: str = "shunter"
+    #: Local development: create the webhook configurations with this base URL (and remove
+    #: them at exit), restricted to the watched namespaces.
+    admission_register_url: str = ""
 
     @property
     def git_mirrors_dir(self) -> Path:
@@ -146,4 +160,14 @@ class OperatorConfig:
             ),
             receivers_rate=float(env.get("SHUNTER_RECEIVERS_RATE", base.receivers_rate)),
             receivers_burst=int(env.get("SHUNTER_RECEIVERS_BURST", base.receivers_burst)),
+            admission_address=env.get("SHUNTER_ADMISSION_ADDRESS", base.admission_address),
+            admission_cert_dir=env.get("SHUNTER_ADMISSION_CERT_DIR", base.admission_cert_dir),
+            admission_secret=env.get("SHUNTER_ADMISSION_SECRET", base.admission_secret),
+            admission_hosts=_split(env.get("SHUNTER_ADMISSION_HOSTS", "")),
+            admission_webhook_name=env.get(
+                "SHUNTER_ADMISSION_WEBHOOK_NAME", base.admission_webhook_name
+            ),
+            admission_register_url=env.get(
+                "SHUNTER_ADMISSION_REGISTER_URL", base.admission_register_url
+            ),
         )

@@ -1,7 +1,8 @@
 """The Freight controller: Freight created by hand gets Kargo's name and an alias.
 
-Kargo's admission webhook renames every new Freight to its Freight ID and gives it an
-``<adjective>-<animal>`` alias. shunter has no admission webhook; instead this controller:
+The admission webhook (:mod:`shunter.admission.freights`) renames every new Freight to its
+Freight ID and gives it an ``<adjective>-<animal>`` alias, as Kargo's does. For Freight
+admitted without it (a namespace no webhook serves), this controller, after the fact:
 
 * gives Freight without an alias a unique one, mirrored in the ``kargo.akuity.io/alias``
   label (and keeps the label in step with an alias set by hand);

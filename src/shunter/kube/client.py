@@ -394,6 +394,22 @@ class KubeClient:
         path = resource_path("", "v1", "secrets", namespace=namespace, name=name)
         return await self.request("GET", path, f"get secret {namespace}/{name}")
 
+    async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> JSON:
+        """Create a Secret (raises :class:`ConflictError` when it exists)."""
+        name = body.get("metadata", {}).get("name", "")
+        path = resource_path("", "v1", "secrets", namespace=namespace)
+        return await self.request(
+            "POST", path, f"create secret {namespace}/{name}", body=dict(body)
+        )
+
+    async def replace_secret(self, namespace: str, name: str, body: Mapping[str, Any]) -> JSON:
+        """Replace a Secret (``body`` carries ``resourceVersion``: a stale write fails with
+        :class:`ConflictError`)."""
+        path = resource_path("", "v1", "secrets", namespace=namespace, name=name)
+        return await self.request(
+            "PUT", path, f"replace secret {namespace}/{name}", body=dict(body)
+        )
+
     # -- custom objects (Kargo's kinds by default) ----------------------------------------
 
     async def get_custom(
@@ -470,6 +486,19 @@ class KubeClient:
             body=_redacted_status(patch) if status else dict(patch),
             content_type=_MERGE_PATCH,
         )
+
+    async def delete_cluster_custom(
+        self, plural: str, name: str, *, group: str = KARGO_GROUP, version: str = KARGO_VERSION
+    ) -> None:
+        """Delete a cluster-scoped object of any API group (a missing one is not an error)."""
+        try:
+            await self.request(
+                "DELETE",
+                resource_path(group, version, plural, name=name),
+                f"delete {plural}.{group} {name}",
+            )
+        except NotFoundError:
+            return
 
     async def replace_status_custom(
         self,

@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from shunter._internal.redaction import install_log_redaction
+from shunter.admission import AdmissionService, AdmissionSettings, CacheLookups
 from shunter.api.v1alpha1 import labels as lbl
 from shunter.cache import (
     ANALYSIS_RUNS,
@@ -363,6 +364,7 @@ class Operator:
                 ready=lambda: ready.is_set() and self.feed.synced,
             )
             await probes.start()
+        admission: AdmissionService | None = None
         try:
             await self.start_informers()
             synced = asyncio.create_task(self.feed.wait_synced())
@@ -375,6 +377,13 @@ class Operator:
                     self.cache.count(FREIGHTS),
                     self.cache.count(PROMOTIONS),
                 )
+                if self.config.admission_address:  # every replica serves, leader or not
+                    admission = AdmissionService(
+                        self.kube,
+                        CacheLookups(self.cache, self.kube),
+                        AdmissionSettings.from_config(self.config),
+                    )
+                    await admission.start()
                 self.start_queues()
                 await self.start_receivers()
                 ready.set()
@@ -384,6 +393,8 @@ class Operator:
             log.info("stopping")
             if self.receivers is not None:
                 await self.receivers.stop()
+            if admission is not None:
+                await admission.stop()
             if probes is not None:
                 await probes.stop()
             for task in (self._resync_task, self._sweep_task):
