@@ -316,8 +316,15 @@ async def _run(plane: ControlPlane, image: str, sizes: dict[str, int], tmp: Path
     env = {"SHUNTER_LOG_LEVEL": "INFO", "SHUNTER_RESYNC_SECONDS": args.resync}
     if args.src:
         env["PYTHONPATH"] = args.src
+    # No admission webhooks: the objects exist before the operator starts, and --python may
+    # name an older shunter (the before figures) that has no --admission flag.
     operator = OperatorProcess(
-        plane.kubeconfig_path, tmp / "work", tmp / "operator.log", env=env, python=args.python
+        plane.kubeconfig_path,
+        tmp / "work",
+        tmp / "operator.log",
+        env=env,
+        python=args.python,
+        admission=False,
     )
     began = time.monotonic()
     operator.start()

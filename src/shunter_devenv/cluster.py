@@ -33,6 +33,13 @@ class Cluster(abc.ABC):
         """The kubeconfig of a cluster administrator."""
 
     @property
+    def operator_kubeconfig_path(self) -> Path:
+        """The kubeconfig an operator process runs with: an identity of its own where the
+        cluster has one (so that the admission webhooks tell its requests from a user's), else
+        the administrator's."""
+        return self.kubeconfig_path
+
+    @property
     def has_test_users(self) -> bool:
         """Whether :meth:`token_for` and :meth:`kubeconfig_for` know any test user."""
         return False

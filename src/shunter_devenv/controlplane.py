@@ -43,6 +43,7 @@ from shunter_devenv.selfsigned import CertificateAuthority, IssuedCertificate
 __all__ = [
     "ADMIN_GROUP",
     "ADMIN_USER",
+    "OPERATOR_USER",
     "ControlPlane",
     "ControlPlaneError",
     "apply",
@@ -56,6 +57,10 @@ ADMIN_USER = "admin"
 
 ADMIN_GROUP = "system:masters"
 """The administrator's group: RBAC allows it everything."""
+
+OPERATOR_USER = "shunter-operator"
+"""The identity operator processes run as (in the administrators' group, but not ``admin``:
+the admission webhooks treat the operator's own requests apart from its users')."""
 
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 
@@ -141,7 +146,8 @@ class ControlPlane(Cluster):
         audit_users: Sequence[str] = (),
     ) -> None:
         self._users: dict[str, _User] = {
-            ADMIN_USER: _User(ADMIN_USER, secrets.token_urlsafe(32), (ADMIN_GROUP,))
+            name: _User(name, secrets.token_urlsafe(32), (ADMIN_GROUP,))
+            for name in (ADMIN_USER, OPERATOR_USER)
         }
         for name, groups in (extra_users or {}).items():
             if name in self._users:
@@ -263,6 +269,11 @@ class ControlPlane(Cluster):
     def kubeconfig_path(self) -> Path:
         """The administrator's kubeconfig."""
         return self.kubeconfig_for(ADMIN_USER)
+
+    @property
+    def operator_kubeconfig_path(self) -> Path:
+        """The kubeconfig of :data:`OPERATOR_USER`."""
+        return self.kubeconfig_for(OPERATOR_USER)
 
     @property
     def ca_path(self) -> Path:

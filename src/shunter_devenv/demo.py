@@ -102,7 +102,7 @@ class Demo:
         self.registry.push_image(SEED_IMAGE_PATH, "latest", datetime.now(UTC))
         _say(f"registry at {self.registry.host}; pushed {FIRST_TAG} and latest")
         self.operator = OperatorProcess(
-            self.plane.kubeconfig_path,
+            self.plane.operator_kubeconfig_path,
             self.work / "promotions",
             self.work / "operator.log",
             env={

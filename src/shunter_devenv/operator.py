@@ -2,11 +2,17 @@
 
 The operator is a real process: tests can stop it, ``kill -9`` it in the middle of a
 Promotion, and start it again on the same work directory.
+
+Unless told otherwise (``admission=False``), it serves the admission webhooks on
+``127.0.0.1:<free port>`` and registers them itself (``--admission-register-url``) under a
+name of its own, for the namespaces it watches; it removes them when it stops, and a restart
+replaces them (new port, new certificate).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import sys
 import time
@@ -15,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from shunter_devenv.processes import ManagedProcess
+from shunter_devenv.processes import ManagedProcess, free_port
 
 __all__ = ["OperatorProcess"]
 
@@ -33,6 +39,7 @@ class OperatorProcess:
         env: Mapping[str, str] | None = None,
         args: tuple[str, ...] = (),
         python: str = sys.executable,
+        admission: bool = True,
     ) -> None:
         self.kubeconfig = kubeconfig
         self.work_dir = work_dir
@@ -42,6 +49,11 @@ class OperatorProcess:
         self._python = python
         self._process: ManagedProcess | None = None
         self.starts = 0
+        self.admission = admission
+        #: The webhook configurations' name (the same across restarts).
+        self.webhook_name = f"shunter-devenv-{secrets.token_hex(4)}"
+        #: The port the admission webhooks listen on (chosen at each start).
+        self.admission_port = 0
 
     def start(self) -> Self:
         """Start (or start again) the operator."""
@@ -56,9 +68,19 @@ class OperatorProcess:
             "PYTHONUNBUFFERED": "1",
             **self._env,
         }
+        admission: list[str] = []
+        if self.admission:
+            self.admission_port = free_port()
+            env["SHUNTER_ADMISSION_WEBHOOK_NAME"] = self.webhook_name
+            admission = [
+                "--admission",
+                f"127.0.0.1:{self.admission_port}",
+                "--admission-register-url",
+                f"https://127.0.0.1:{self.admission_port}",
+            ]
         self._process = ManagedProcess(
             "shunter",
-            [self._python, "-m", "shunter", "run", *self._args],
+            [self._python, "-m", "shunter", "run", *admission, *self._args],
             self.log_path,
             env=env,
         )

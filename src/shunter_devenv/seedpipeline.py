@@ -147,7 +147,7 @@ def seed_pipeline(
         reg.push_image(SEED_IMAGE_PATH, "latest", base + timedelta(days=1))
         reg.push_image(SEED_IMAGE_PATH, "v1.2.3", base + timedelta(days=2))
         operator = OperatorProcess(
-            kube.kubeconfig_path,
+            kube.operator_kubeconfig_path,
             work / "work",
             work / "operator.log",
             env={

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from shunter.admission.certificates import new_ca
+
 __all__ = [
     "DEFAULT_HOSTS",
     "CertificateAuthority",
@@ -87,36 +89,8 @@ class CertificateAuthority:
     """A self-signed CA that issues serving and signing certificates."""
 
     def __init__(self, common_name: str = "shunter devenv CA") -> None:
-        now = dt.datetime.now(dt.UTC)
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = _name(common_name)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _CLOCK_SKEW)
-            .not_valid_after(now + _VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-            .sign(key, hashes.SHA256())
-        )
-        self.issued = IssuedCertificate(cert=cert, key=key)
+        pair = new_ca(common_name, _VALIDITY)  # the operator's own CA maker
+        self.issued = IssuedCertificate(cert=pair.cert, key=pair.private_key())
 
     def cert_pem(self) -> bytes:
         return self.issued.cert_pem()

@@ -20,6 +20,7 @@ left (Freight, Stage history, git history).
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -379,14 +380,17 @@ class Pipeline:
         assert len(self.promotions(stage, freight)) == 1
         return promo
 
-    def create_promotion(self, name: str, stage: str, freight: str) -> None:
+    def create_promotion(
+        self, name: str, stage: str, freight: str
+    ) -> subprocess.CompletedProcess[str]:
+        """``kubectl create`` a Promotion (the admission webhook renames it; it may refuse)."""
         body = {
             "apiVersion": "kargo.akuity.io/v1alpha1",
             "kind": "Promotion",
             "metadata": {"name": name, "namespace": PROJECT},
             "spec": {"stage": stage, "freight": freight},
         }
-        self.kube.kubectl("create", "-f", "-", stdin=json.dumps(body))
+        return self.kube.kubectl("create", "-f", "-", stdin=json.dumps(body), check=False)
 
     def refresh_stage(self, name: str) -> None:
         """Ask for one more full pass over the Stage and wait until it has been made."""
@@ -493,7 +497,7 @@ def pipeline(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 interval=0.2,
             )
             operator = OperatorProcess(
-                kube.kubeconfig_path,
+                kube.operator_kubeconfig_path,
                 tmp / "work",
                 tmp / "operator.log",
                 env={
@@ -735,7 +739,7 @@ def test_an_application_without_the_annotation_is_refused(pipeline: Pipeline) ->
     pipeline.kube.apply(
         json.dumps(stage("rogue", {"direct": True}, "unauthorized")), server_side=False
     )
-    pipeline.create_promotion("rogue-release", "rogue", name)
+    assert pipeline.create_promotion("rogue-release", "rogue", name).returncode == 0
     promo = pipeline.finished_promotion("rogue", name)
     assert promo["status"]["phase"] in ("Failed", "Errored"), promo["status"]
     message = promo["status"]["message"]
@@ -834,10 +838,10 @@ def test_a_failing_smoke_verification_keeps_the_freight_from_prod(pipeline: Pipe
     assert runs[0]["status"]["metricResults"][0]["failed"] >= 1
     assert "preprod" not in pipeline.verified_in(name)
 
-    # Not verified upstream: not available to prod.
-    pipeline.create_promotion("prod-unverified", "prod", name)
-    promo = pipeline.finished_promotion("prod", name)
-    assert promo["status"]["phase"] == "Errored", promo["status"]
-    assert "is not available to Stage 'prod'" in promo["status"]["message"]
+    # Not verified upstream: not available to prod, refused when the Promotion is created.
+    refused = pipeline.create_promotion("prod-unverified", "prod", name)
+    assert refused.returncode != 0
+    assert "Freight is not available to Stage 'prod'" in refused.stderr, refused.stderr
+    assert pipeline.promotions("prod", name) == []
     assert pipeline.stage("prod")["status"]["freightSummary"] == pipeline.facts["release"]
     assert TAG_SMOKE_DOWN not in pipeline.git.read_file(REPO, "master", "prod/values.yaml").decode()

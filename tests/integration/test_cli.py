@@ -517,7 +517,7 @@ def test_refresh_wait_returns_once_the_operator_handled_it(
     _create_project(kube, name)
     kube.apply(json.dumps(_stage(name, "preprod", {"direct": True})))
     operator = OperatorProcess(
-        kube.kubeconfig_path,
+        kube.operator_kubeconfig_path,
         tmp_path / "work",
         tmp_path / "operator.log",
         args=("--namespace", name),

@@ -279,7 +279,7 @@ def env(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env
         registry.push_image(CALM_IMAGE, "v1", old)
         registry.push_image(HOSTILE_IMAGE, "v1", old)
         operator = OperatorProcess(
-            kube.kubeconfig_path,
+            kube.operator_kubeconfig_path,
             tmp / "work",
             tmp / "operator.log",
             env={

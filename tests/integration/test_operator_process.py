@@ -23,7 +23,7 @@ def _status(url: str) -> int | None:
 def test_probes_json_logs_and_graceful_stop(kube: Cluster, tmp_path: Path) -> None:
     port = free_port()
     operator = OperatorProcess(
-        kube.kubeconfig_path,
+        kube.operator_kubeconfig_path,
         tmp_path / "work",
         tmp_path / "operator.log",
         env={"SHUNTER_LOG_LEVEL": "INFO"},

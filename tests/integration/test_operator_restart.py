@@ -170,7 +170,7 @@ def test_kill_between_commit_and_push(
         git.create_repo("test/sandbox", {"preprod/values.yaml": VALUES}, branch="master")
         work = tmp_path / "work"
         operator = OperatorProcess(
-            kube.kubeconfig_path,
+            kube.operator_kubeconfig_path,
             work,
             tmp_path / "operator.log",
             env={

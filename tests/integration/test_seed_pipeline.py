@@ -7,6 +7,7 @@ manifests are applied as they are, URLs substituted (see examples/seed/README.md
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -103,18 +104,18 @@ def test_new_tag_is_promoted_to_preprod_only(seed: Seed) -> None:
     assert seed.current_freight("prod") is None
 
 
-def _create_promotion(seed: Seed, name: str, stage: str, freight: str) -> None:
-    seed.kube.apply(
-        json.dumps(
-            {
-                "apiVersion": "kargo.akuity.io/v1alpha1",
-                "kind": "Promotion",
-                "metadata": {"name": name, "namespace": NS},
-                "spec": {"stage": stage, "freight": freight},
-            }
-        ),
-        server_side=False,
-    )
+def _create_promotion(
+    seed: Seed, name: str, stage: str, freight: str
+) -> subprocess.CompletedProcess[str]:
+    """``kubectl create`` a Promotion named ``name``; the admission webhook renames it
+    (``<stage>.<ulid>.<freight[:7]>``) or refuses it."""
+    body = {
+        "apiVersion": "kargo.akuity.io/v1alpha1",
+        "kind": "Promotion",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"stage": stage, "freight": freight},
+    }
+    return seed.kube.kubectl("create", "-o", "json", "-f", "-", stdin=json.dumps(body), check=False)
 
 
 def _phase(seed: Seed, name: str) -> str | None:
@@ -171,12 +172,11 @@ def test_prod_refuses_freight_not_verified_in_preprod(seed: Seed) -> None:
         "hand-made-old", "hand-made", "2020-01-01_0000-0000001", "sha256:" + "ee" * 32
     )
     freight = wait_for(lambda: _by_alias(seed, "hand-made"), what="the renamed Freight")
-    _create_promotion(seed, "prod-unverified", "prod", freight["metadata"]["name"])
-    phase = wait_for(lambda: _phase(seed, "prod-unverified"), what="a terminal phase")
-    promo = seed.get("promotion", "prod-unverified")
-    assert phase == "Errored"
-    message = promo["status"]["message"]
-    assert "is not available to Stage 'prod'" in message
+    # Refused at admission, with the reason.
+    refused = _create_promotion(seed, "prod-unverified", "prod", freight["metadata"]["name"])
+    assert refused.returncode != 0
+    message = refused.stderr
+    assert "Freight is not available to Stage 'prod'" in message, message
     assert "has not been verified in any of the upstream Stages 'preprod'" in message
 
 
@@ -184,11 +184,15 @@ def test_prod_promotion_of_verified_freight_succeeds(seed: Seed) -> None:
     current = seed.current_freight("preprod")
     assert current
     before_preprod = seed.git.read_file(REPO, "master", "preprod/values.yaml")
-    _create_promotion(seed, "prod-release", "prod", current)
+    created = _create_promotion(seed, "prod-release", "prod", current)
+    assert created.returncode == 0, created.stderr
+    name = json.loads(created.stdout)["metadata"]["name"]
+    assert name.startswith("prod.")
+    assert name.endswith(f".{current[:7]}")
     phase = wait_for(
-        lambda: _phase(seed, "prod-release"), what="the prod Promotion", details=seed.diagnostics
+        lambda: _phase(seed, name), what="the prod Promotion", details=seed.diagnostics
     )
-    assert phase == "Succeeded", seed.get("promotion", "prod-release")["status"]
+    assert phase == "Succeeded", seed.get("promotion", name)["status"]
     tag = seed.get("freight", current)["images"][0]["tag"]
     prod = seed.git.read_file(REPO, "master", "prod/values.yaml").decode()
     assert f"lmsImageTag: {tag}" in prod

@@ -18,10 +18,25 @@ def test_deleted_stage_is_forgotten_by_freight(kube: Cluster, tmp_path: Path) ->
     images = [{"repoURL": "127.0.0.1:1/app", "tag": "1.0.0", "digest": "sha256:" + "ab" * 32}]
     name = freight_id("Warehouse", "w", [], images, [])
     operator = OperatorProcess(
-        kube.kubeconfig_path, tmp_path / "work", tmp_path / "operator.log", args=("--namespace", NS)
+        kube.operator_kubeconfig_path,
+        tmp_path / "work",
+        tmp_path / "operator.log",
+        args=("--namespace", NS),
     )
     with operator:
         kube.create_project(NS, details=operator.log)
+        # Freight comes from an existing Warehouse (the admission webhook checks its origin).
+        warehouse = {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "Warehouse",
+            "metadata": {"name": "w", "namespace": NS},
+            "spec": {
+                "freightCreationPolicy": "Manual",
+                "interval": "1h",
+                "subscriptions": [{"image": {"repoURL": images[0]["repoURL"]}}],
+            },
+        }
+        kube.apply(json.dumps(warehouse), server_side=False)
         for stage in ("gone", "kept"):
             kube.apply(
                 json.dumps(

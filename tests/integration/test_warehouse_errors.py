@@ -98,7 +98,7 @@ def env(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env
         registry.push_image("app", "1.0.0", base)
         registry.push_image("app", "1.1.0", base + timedelta(hours=1))
         operator = OperatorProcess(
-            kube.kubeconfig_path,
+            kube.operator_kubeconfig_path,
             tmp / "work",
             tmp / "operator.log",
             env={"SHUNTER_DISCOVERY_RETRY_SECONDS": "1"},
