@@ -41,11 +41,12 @@ lint: venv ## ruff, ruff format --check, mypy (strict on src/), import-linter co
 	$(BIN)/lint-imports
 
 .PHONY: crds
-crds: venv ## Regenerate crds/ and the generated docs (API and step reference)
+crds: venv ## Regenerate crds/, the generated docs (API and step reference) and the chart's webhook list
 	$(BIN)/python -m shunter.codegen.crds crds
 	$(BIN)/python -m shunter.codegen.rollouts_crds crds/rollouts
 	$(BIN)/python -m shunter.codegen.apidocs docs/reference/api.md
 	$(BIN)/python -m shunter.codegen.stepdocs docs/reference/steps.md
+	$(BIN)/python -m shunter.codegen.webhooks charts/shunter/files/webhooks.yaml
 	tools/sync-chart-crds.sh
 
 .PHONY: test

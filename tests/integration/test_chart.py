@@ -9,6 +9,7 @@ its pod never starts (the image is checked by reading the Dockerfile, not by bui
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -23,6 +24,8 @@ import yaml
 from shunter_devenv.binaries import KUBE_VERSION, binary
 from shunter_devenv.cluster import Cluster
 from shunter_devenv.controlplane import ControlPlane
+from shunter_devenv.operator import OperatorProcess
+from shunter_devenv.processes import free_port
 from shunter_devenv.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,15 +96,18 @@ def test_template_renders_every_kind(helm: Any) -> None:
         "ServiceAccount",
         "ClusterRole",
         "ClusterRoleBinding",
-        "RoleBinding",
         "Role",
+        "RoleBinding",
         "Namespace",
         "Deployment",
         "Service",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
     }
     assert len(kinds["CustomResourceDefinition"]) == 9
     assert sorted(rb["metadata"]["namespace"] for rb in kinds["RoleBinding"]) == [
         "kargo-system-resources",
+        "shunter-system",
         "team-a",
         "team-b",
     ]
@@ -217,7 +223,7 @@ def test_webhook_receivers_have_their_own_service_and_optional_ingress(helm: Any
     assert env["SHUNTER_RECEIVERS_BASE_URL"] == "https://hooks.example.com"
 
     off = _kinds(_render(helm, "receivers.enabled=false"))
-    assert "Service" not in off
+    assert "shunter-webhooks" not in {s["metadata"]["name"] for s in off.get("Service", [])}
     (deployment,) = off["Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert "SHUNTER_RECEIVERS_ADDRESS" not in {e["name"] for e in container["env"]}
@@ -239,7 +245,11 @@ def test_no_cluster_wide_secret_access_unless_asked(helm: Any) -> None:
     assert secret_roles == {"shunter-project-resources"}
     cluster_bound = {b["roleRef"]["name"] for b in kinds["ClusterRoleBinding"]}
     assert not secret_roles & cluster_bound
-    bindings = {b["metadata"]["namespace"]: b["roleRef"] for b in kinds["RoleBinding"]}
+    bindings = {
+        b["metadata"]["namespace"]: b["roleRef"]
+        for b in kinds["RoleBinding"]
+        if b["metadata"]["namespace"] != "shunter-system"  # the webhook certificate's Secret
+    }
     assert bindings == {
         "team-a": {
             "apiGroup": "rbac.authorization.k8s.io",
@@ -265,10 +275,87 @@ def test_no_cluster_wide_secret_access_unless_asked(helm: Any) -> None:
 
 def test_argocd_access_can_be_limited_to_its_namespace(helm: Any) -> None:
     kinds = _kinds(_render(helm, "argocd.watchArgocdNamespaceOnly=true", "argocd.namespace=gitops"))
-    (role,) = (r for r in kinds["Role"] if r["metadata"]["name"] == "shunter-argocd")
+    (role,) = [r for r in kinds["Role"] if r["metadata"]["name"] == "shunter-argocd"]
     assert role["metadata"]["namespace"] == "gitops"
     assert role["rules"][0]["resources"] == ["applications"]
     assert "shunter-argocd" not in {r["metadata"]["name"] for r in kinds["ClusterRole"]}
+
+
+def test_webhooks_are_the_catalogue_and_spare_kube_system(helm: Any) -> None:
+    from shunter.admission.webhooks import WEBHOOKS  # noqa: PLC0415
+
+    kinds = _kinds(_render(helm, "webhooks.excludeNamespaces={kube-system,ops}"))
+    hooks = [
+        (kind == "MutatingWebhookConfiguration", hook)
+        for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
+        for hook in kinds[kind][0]["webhooks"]
+    ]
+    assert [(m, h["name"], h["clientConfig"]["service"]["path"]) for m, h in hooks] == [
+        (w.mutating, w.name, w.path) for w in WEBHOOKS
+    ]
+    for _, hook in hooks:
+        assert hook["failurePolicy"] == "Fail"
+        assert hook["clientConfig"]["service"]["name"] == "shunter-webhooks"
+        assert "caBundle" not in hook["clientConfig"]  # the operator injects it
+        if hook["rules"][0]["scope"] == "Namespaced":
+            (expression,) = hook["namespaceSelector"]["matchExpressions"]
+            assert expression["operator"] == "NotIn"
+            assert sorted(expression["values"]) == ["kube-system", "ops", "shunter-system"]
+    (deployment,) = kinds["Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["SHUNTER_ADMISSION_ADDRESS"] == "0.0.0.0:9443"
+    assert env["SHUNTER_ADMISSION_SECRET"] == "shunter-system/shunter-webhook-tls"
+    assert env["SHUNTER_ADMISSION_HOSTS"].split(",")[0] == "shunter-webhooks.shunter-system.svc"
+    (service,) = (s for s in kinds["Service"] if s["metadata"]["name"] == "shunter-webhooks")
+    assert service["spec"]["ports"][0]["targetPort"] == "webhooks"
+
+    managed = _kinds(_render(helm, "webhooks.certManager.enabled=true"))
+    (certificate,) = managed["Certificate"]
+    assert certificate["spec"]["dnsNames"][0] == "shunter-webhooks.shunter-system.svc"
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        annotations = managed[kind][0]["metadata"]["annotations"]
+        assert annotations["cert-manager.io/inject-ca-from"] == "shunter-system/shunter-webhook"
+    (deployment,) = managed["Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env["SHUNTER_ADMISSION_CERT_DIR"] == "/var/run/shunter/webhook-tls"
+    assert "SHUNTER_ADMISSION_SECRET" not in env
+    off = _kinds(_render(helm, "webhooks.enabled=false"))
+    assert "MutatingWebhookConfiguration" not in off
+    assert "shunter-webhooks" not in {s["metadata"]["name"] for s in off.get("Service", [])}
+
+
+def test_user_cluster_roles_carry_the_promote_verb(helm: Any) -> None:
+    roles = {r["metadata"]["name"]: r for r in _kinds(_render(helm))["ClusterRole"]}
+
+    def promotes(name: str) -> bool:
+        return any(
+            "stages" in rule["resources"] and "promote" in rule["verbs"]
+            for rule in roles[name]["rules"]
+        )
+
+    assert promotes("kargo-admin")
+    assert promotes("kargo-promoter")
+    assert not promotes("kargo-viewer")
+    assert not any(
+        "update" in rule["verbs"] and "stages" in rule["resources"]
+        for rule in roles["kargo-promoter"]["rules"]
+    )
+    aggregated = {
+        r["metadata"]["name"]: r
+        for r in _kinds(_render(helm, "rbac.aggregateToDefaultRoles=true"))["ClusterRole"]
+    }
+    assert (
+        aggregated["kargo-viewer"]["metadata"]["labels"][
+            "rbac.authorization.k8s.io/aggregate-to-view"
+        ]
+        == "true"
+    )
+    assert "kargo-admin" not in {
+        r["metadata"]["name"]
+        for r in _kinds(_render(helm, "rbac.installUserClusterRoles=false"))["ClusterRole"]
+    }
 
 
 def test_project_namespaces_can_be_created_and_kept(helm: Any) -> None:
@@ -294,6 +381,7 @@ class Install:
         namespace: str | None = None,
         *,
         subresource: str = "",
+        name: str = "",
     ) -> bool:
         """A SubjectAccessReview for the operator's ServiceAccount, with the groups the API
         server gives a ServiceAccount (``kubectl auth can-i --as`` cannot name the API group
@@ -304,6 +392,8 @@ class Install:
             attributes["namespace"] = namespace
         if subresource:
             attributes["subresource"] = subresource
+        if name:
+            attributes["name"] = name
         review = {
             "apiVersion": "authorization.k8s.io/v1",
             "kind": "SubjectAccessReview",
@@ -332,6 +422,8 @@ def install(kube: Cluster, helm: Any) -> Iterator[Install]:
         "--kubeconfig", str(kube.kubeconfig_path),
         "--set", "crds.install=false", "--set", "validationPolicies.install=false",
         "--set", f"projectNamespaces={{{project}}}",
+        # No pod runs here: registered webhooks would refuse every Kargo object of the session.
+        "--set", "webhooks.register=false",
     )  # fmt: skip
     try:
         yield Install(kube, release, namespace, project)
@@ -361,7 +453,12 @@ def test_install_creates_the_operator_objects(install: Install) -> None:
         for suffix in ("", "-argocd", "-rollouts")
     }
     expected.add(f"clusterrole.rbac.authorization.k8s.io/{release}-project-resources")
+    expected |= {
+        f"clusterrole.rbac.authorization.k8s.io/kargo-{role}"
+        for role in ("admin", "promoter", "viewer")
+    }
     assert set(names) == expected
+    kube.kubectl("get", "service", f"{release}-webhooks", "-n", ns)
     kube.kubectl("get", "rolebinding", f"{release}-project-resources", "-n", install.project)
 
 
@@ -440,6 +537,21 @@ def test_kubectl_auth_can_i_agrees(install: Install) -> None:
     assert can_i("list", "secrets", "--all-namespaces") == "no"
 
 
+def test_the_service_account_can_serve_the_admission_webhooks(install: Install) -> None:
+    release, ns = install.release, install.namespace
+    assert install.can("create", "subjectaccessreviews.authorization.k8s.io")
+    for kind in ("mutatingwebhookconfigurations", "validatingwebhookconfigurations"):
+        resource = f"{kind}.admissionregistration.k8s.io"
+        assert install.can("patch", resource, name=release)
+        assert not install.can("patch", resource, name="someone-elses")
+        assert not install.can("delete", resource, name=release)
+    assert install.can("create", "secrets", ns)
+    for verb in ("get", "update"):
+        assert install.can(verb, "secrets", ns, name=f"{release}-webhook-tls")
+        assert not install.can(verb, "secrets", ns, name="other")
+    assert not install.can("create", "secrets", "default")
+
+
 def test_the_service_account_cannot_do_more(install: Install) -> None:
     assert not install.can("delete", "namespaces")
     assert not install.can("delete", "stages.kargo.akuity.io", install.project)
@@ -462,14 +574,19 @@ def fresh_plane() -> Iterator[ControlPlane]:
 
 
 def test_full_install_serves_the_api_and_uninstall_keeps_the_crds(
-    fresh_plane: ControlPlane, helm: Any
+    fresh_plane: ControlPlane, helm: Any, tmp_path: Path
 ) -> None:
     kubeconfig = str(fresh_plane.kubeconfig_path)
     fresh_plane.kubectl("create", "namespace", "shunter-system")
     helm("install", "shunter", str(CHART), "-n", "shunter-system", "--kubeconfig", kubeconfig)
-    fresh_plane.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s",
-        "crd/stages.kargo.akuity.io", "crd/promotions.kargo.akuity.io",
+    # kubectl wait fails at once while a new CRD has no conditions yet: poll it instead.
+    wait_for(
+        lambda: fresh_plane.kubectl(
+            "wait", "--for=condition=Established", "--timeout=10s",
+            "crd/stages.kargo.akuity.io", "crd/promotions.kargo.akuity.io", check=False,
+        ).returncode == 0,
+        timeout=60,
+        what="the CRDs to be established",
     )  # fmt: skip
     fresh_plane.kubectl("create", "namespace", "demo")
     stage = {
@@ -482,28 +599,86 @@ def test_full_install_serves_the_api_and_uninstall_keeps_the_crds(
             ]
         },
     }
+    # No pod serves the webhooks (no kubelet): Kargo objects in "demo" are refused (Fail) ...
+    refused = fresh_plane.kubectl("apply", "-f", "-", stdin=json.dumps(stage), check=False)
+    assert refused.returncode != 0
+    assert "failed calling webhook" in refused.stderr, refused.stderr
+    # ... except in the excluded namespaces; other kinds and reads are not affected.
+    fresh_plane.kubectl("create", "configmap", "fine", "-n", "demo")
+    stage["metadata"]["namespace"] = "shunter-system"
     fresh_plane.apply(json.dumps(stage))
+    assert fresh_plane.kubectl("get", "stages", "-A", "-o", "name").stdout.strip()
     misnamed = {
         "apiVersion": "kargo.akuity.io/v1alpha1",
         "kind": "ProjectConfig",
-        "metadata": {"name": "not-demo", "namespace": "demo"},
+        "metadata": {"name": "not-shunter-system", "namespace": "shunter-system"},
     }
 
     def denial() -> str | None:
         result = fresh_plane.kubectl("apply", "-f", "-", stdin=json.dumps(misnamed), check=False)
         if result.returncode == 0:  # the policy is not loaded yet: undo and try again
-            fresh_plane.kubectl("delete", "projectconfig", "not-demo", "-n", "demo")
+            fresh_plane.kubectl(
+                "delete", "projectconfig", misnamed["metadata"]["name"], "-n", "shunter-system"
+            )
             return None
         return result.stderr
 
     assert "must be named after its project" in wait_for(
         denial, timeout=30, what="the admission policy to deny a misnamed ProjectConfig"
     )
+    _operator_injects_its_ca(fresh_plane, tmp_path)
     helm("uninstall", "shunter", "-n", "shunter-system", "--kubeconfig", kubeconfig)
     crds = fresh_plane.kubectl("get", "crds", "-o", "name").stdout.split()
     assert "customresourcedefinition.apiextensions.k8s.io/stages.kargo.akuity.io" in crds
-    assert fresh_plane.kubectl("get", "stage", "prod", "-n", "demo", "-o", "name").stdout.strip()
+    assert fresh_plane.kubectl("get", "stage", "prod", "-n", "shunter-system", "-o", "name").stdout
     assert fresh_plane.kubectl("get", "deployments", "-A", "-o", "name").stdout.strip() == ""
+    webhooks = fresh_plane.kubectl("get", "validatingwebhookconfigurations", "-o", "name").stdout
+    assert "shunter" not in webhooks
+
+
+def _operator_injects_its_ca(plane: ControlPlane, tmp_path: Path) -> None:
+    """The operator, run with the chart's admission settings (outside the cluster: there is
+    no kubelet), makes the self-signed certificate Secret and injects the CA bundle into the
+    configurations the chart installed."""
+    out = plane.kubectl("get", "deployment", "shunter", "-n", "shunter-system", "-o", "json")
+    deployment = json.loads(out.stdout)
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {
+        e["name"]: e["value"] for e in container["env"] if e["name"].startswith("SHUNTER_ADMISSION")
+    }
+    env["SHUNTER_ADMISSION_ADDRESS"] = f"127.0.0.1:{free_port()}"
+    operator = OperatorProcess(
+        plane.operator_kubeconfig_path, tmp_path / "work", tmp_path / "operator.log",
+        env=env, args=("--namespace", "demo"), admission=False,
+    )  # fmt: skip
+    with operator:
+
+        def bundle() -> bytes | None:
+            found = plane.kubectl(
+                "get", "secret", "shunter-webhook-tls", "-n", "shunter-system",
+                "-o", "jsonpath={.data.ca\\.crt}", check=False,
+            )  # fmt: skip
+            return (
+                base64.b64decode(found.stdout) if found.returncode == 0 and found.stdout else None
+            )
+
+        ca = wait_for(
+            bundle, timeout=60, what="the webhook certificate Secret", details=operator.log
+        )
+
+        def injected() -> bool:
+            for kind in ("mutatingwebhookconfiguration", "validatingwebhookconfiguration"):
+                out = plane.kubectl("get", kind, "shunter", "-o", "json").stdout
+                hooks = json.loads(out)["webhooks"]
+                if {h["clientConfig"].get("caBundle") for h in hooks} != {
+                    base64.b64encode(ca).decode()
+                }:
+                    return False
+            return True
+
+        wait_for(
+            injected, timeout=60, what="the CA bundle in both configurations", details=operator.log
+        )
 
 
 # -- the Argo CD example ------------------------------------------------------------------------

@@ -54,3 +54,10 @@ app.kubernetes.io/part-of: shunter
 {{- printf "%s://%s" (ternary "https" "http" (gt (len .Values.receivers.ingress.tls) 0)) .Values.receivers.ingress.host }}
 {{- end }}
 {{- end }}
+
+{{/* The names the API server dials the webhook Service by (the serving certificate's). */}}
+{{- define "shunter.webhookHosts" -}}
+{{- $service := printf "%s-webhooks" (include "shunter.fullname" .) -}}
+- {{ $service }}.{{ .Release.Namespace }}.svc
+- {{ $service }}.{{ .Release.Namespace }}.svc.cluster.local
+{{- end }}
