@@ -99,9 +99,7 @@ def _step_problem(path: str, problem: str) -> FieldError:
     return FieldError(f"{path}{where.removeprefix('steps')}", message)
 
 
-async def _parse(
-    request: AdmissionRequest, kind: str, model: type[Any]
-) -> tuple[Any, list[FieldError]]:
+def _parse(request: AdmissionRequest, kind: str, model: type[Any]) -> tuple[Any, list[FieldError]]:
     try:
         return model.model_validate(request.object), []
     except ValidationError as exc:
@@ -160,7 +158,7 @@ async def validate_stage(request: AdmissionRequest, ctx: AdmissionContext) -> Ve
     """Stage validating webhook."""
     if request.operation not in ("CREATE", "UPDATE"):
         return Verdict()
-    stage, errors = await _parse(request, "Stage", Stage)
+    stage, errors = _parse(request, "Stage", Stage)
     errors = [*await _common(request, ctx), *errors]
     if stage is not None:
         errors += _requested_freight_errors(stage.spec.requested_freight)
@@ -216,7 +214,7 @@ async def validate_warehouse(request: AdmissionRequest, ctx: AdmissionContext) -
     """Warehouse validating webhook."""
     if request.operation not in ("CREATE", "UPDATE"):
         return Verdict()
-    warehouse, errors = await _parse(request, "Warehouse", Warehouse)
+    warehouse, errors = _parse(request, "Warehouse", Warehouse)
     errors = [*await _common(request, ctx), *errors]
     if warehouse is not None:
         names: dict[str, int] = {}

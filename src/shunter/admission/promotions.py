@@ -98,7 +98,10 @@ async def mutate_promotion(request: AdmissionRequest, ctx: AdmissionContext) -> 
         old = None
     elif request.operation == "UPDATE":
         old_annotations = (request.old_object.get("metadata") or {}).get("annotations") or {}
-        for key in _CREATION_ANNOTATIONS:
+        # The controller completes a Promotion admitted before the webhooks served its
+        # namespace (hold intent included); otherwise the creation annotations stay as admitted.
+        completing = from_operator and not _spec(request.old_object).get("steps")
+        for key in () if completing else _CREATION_ANNOTATIONS:
             if key in old_annotations:
                 annotations[key] = old_annotations[key]
             else:
