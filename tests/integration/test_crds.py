@@ -53,8 +53,10 @@ def test_seed_applies_unchanged_and_reads_back_with_defaults(kube: Cluster) -> N
     text = render_seed(LOCAL_REGISTRY, LOCAL_GIT)
     assert "us-east1-docker.pkg.dev" not in text
     assert "github.com" not in text
-    # The Project creates its namespace in production; no operator runs in this test.
+    # The Project creates its namespace in production; no operator runs in this test. The
+    # label lets a Project adopt it (and the admission webhooks of a later test accept it).
     kube.kubectl("create", "namespace", "sandbox-example", check=False)
+    kube.kubectl("label", "namespace", "sandbox-example", "kargo.akuity.io/project=true")
     kube.apply(text, server_side=False)
     for doc in load_manifests(text):
         meta = doc["metadata"]
