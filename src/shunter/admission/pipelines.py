@@ -99,6 +99,14 @@ def _step_problem(path: str, problem: str) -> FieldError:
     return FieldError(f"{path}{where.removeprefix('steps')}", message)
 
 
+def _unchanged_spec(request: AdmissionRequest) -> bool:
+    """An update that leaves ``spec`` alone (labels, annotations) is not checked again: an
+    object admitted before the webhooks served its namespace can still be annotated."""
+    return request.operation == "UPDATE" and (
+        request.object.get("spec") == request.old_object.get("spec")
+    )
+
+
 def _parse(request: AdmissionRequest, kind: str, model: type[Any]) -> tuple[Any, list[FieldError]]:
     try:
         return model.model_validate(request.object), []
@@ -156,7 +164,7 @@ def _requested_freight_errors(requests: Sequence[FreightRequest]) -> list[FieldE
 
 async def validate_stage(request: AdmissionRequest, ctx: AdmissionContext) -> Verdict:
     """Stage validating webhook."""
-    if request.operation not in ("CREATE", "UPDATE"):
+    if request.operation not in ("CREATE", "UPDATE") or _unchanged_spec(request):
         return Verdict()
     stage, errors = _parse(request, "Stage", Stage)
     errors = [*await _common(request, ctx), *errors]
@@ -171,7 +179,7 @@ async def validate_stage(request: AdmissionRequest, ctx: AdmissionContext) -> Ve
 
 
 async def _validate_task(request: AdmissionRequest, ctx: AdmissionContext, kind: str) -> Verdict:
-    if request.operation not in ("CREATE", "UPDATE"):
+    if request.operation not in ("CREATE", "UPDATE") or _unchanged_spec(request):
         return Verdict()
     errors = await _common(request, ctx)
     raw_steps = (request.object.get("spec") or {}).get("steps") or []
@@ -212,7 +220,7 @@ def _subscription_key(sub: Any) -> tuple[str, str, str] | None:
 
 async def validate_warehouse(request: AdmissionRequest, ctx: AdmissionContext) -> Verdict:
     """Warehouse validating webhook."""
-    if request.operation not in ("CREATE", "UPDATE"):
+    if request.operation not in ("CREATE", "UPDATE") or _unchanged_spec(request):
         return Verdict()
     warehouse, errors = _parse(request, "Warehouse", Warehouse)
     errors = [*await _common(request, ctx), *errors]

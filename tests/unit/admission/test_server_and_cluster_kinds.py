@@ -76,6 +76,13 @@ async def test_cluster_promotion_task_aliases_are_checked(
             'ClusterPromotionTask "shared" is invalid: spec.steps[1].as: step alias duplicates '
             "that of steps[0]"
         )
+        # Annotating one admitted before the webhooks served is not refused for its old spec.
+        relabelled = _review("ClusterPromotionTask", task, operation="UPDATE")
+        relabelled["request"]["oldObject"] = task
+        answer = await http.post(
+            f"{url}/validate-kargo-akuity-io-v1alpha1-clusterpromotiontask", json=relabelled
+        )
+        assert answer.json()["response"]["allowed"] is True
         task["spec"]["steps"][1]["as"] = "b"
         answer = await http.post(
             f"{url}/validate-kargo-akuity-io-v1alpha1-clusterpromotiontask",
