@@ -9,7 +9,6 @@ P-256 (fast to generate). Everything here is for 127.0.0.1 tests and the demo on
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from shunter.admission.certificates import new_ca
+from shunter.admission.certificates import new_ca, subject_alt_names
 
 __all__ = [
     "DEFAULT_HOSTS",
@@ -75,16 +74,6 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _san(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return x509.SubjectAlternativeName(names)
-
-
 class CertificateAuthority:
     """A self-signed CA that issues serving and signing certificates."""
 
@@ -126,7 +115,7 @@ class CertificateAuthority:
                 x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
             )
             if hosts:
-                builder = builder.add_extension(_san(hosts), critical=False)
+                builder = builder.add_extension(subject_alt_names(hosts), critical=False)
         cert = builder.sign(self.issued.key, hashes.SHA256())
         return IssuedCertificate(cert=cert, key=key)
 

@@ -26,6 +26,7 @@ __all__ = [
     "needs_renewal",
     "new_ca",
     "not_after",
+    "subject_alt_names",
 ]
 
 CA_VALIDITY = dt.timedelta(days=3650)
@@ -108,7 +109,8 @@ def new_ca(common_name: str = "shunter admission CA", valid: dt.timedelta = CA_V
     return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
-def _subject_alt_names(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
+def subject_alt_names(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
+    """IP addresses as IP entries, anything else as DNS names."""
     names: list[x509.GeneralName] = []
     for host in hosts:
         try:
@@ -130,7 +132,7 @@ def issue_serving(
         _builder(_name(hosts[0]), issuer.subject, key.public_key(), valid)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(_subject_alt_names(hosts), critical=False)
+        .add_extension(subject_alt_names(hosts), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.private_key().public_key()),
             critical=False,
