@@ -172,7 +172,7 @@ def test_the_ui_is_off_by_default_and_holds_no_credentials_when_on(helm: Any) ->
         "name": "kube-root-ca.crt"
     }
     services = {s["metadata"]["name"]: s for s in kinds["Service"]}
-    assert set(services) == {"shunter-ui", "shunter-receivers"}
+    assert set(services) == {"shunter-ui", "shunter-receivers", "shunter-webhooks"}
     service = services["shunter-ui"]
     assert service["spec"]["selector"] == ui["spec"]["selector"]["matchLabels"]
     operator_selector = deployments["shunter"]["spec"]["selector"]["matchLabels"]
