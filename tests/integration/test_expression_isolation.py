@@ -329,17 +329,19 @@ def test_a_hostile_project_does_not_delay_another_one(env: Env) -> None:
         lambda: env.freight_for_tag(HOSTILE, "v1"), timeout=120, what="hostile Freight",
         details=env.diagnostics,
     )  # fmt: skip
+    promotions: dict[str, str] = {}  # Stage -> Promotion (the admission webhook names it)
     for stage in (*BURNING_STAGES, "verify"):
-        env.apply(
-            {
-                "apiVersion": "kargo.akuity.io/v1alpha1",
-                "kind": "Promotion",
-                "metadata": {"name": stage, "namespace": HOSTILE},
-                "spec": {"stage": stage, "freight": source},
-            }
-        )
+        body = {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "Promotion",
+            "metadata": {"name": stage, "namespace": HOSTILE},
+            "spec": {"stage": stage, "freight": source},
+        }
+        created = env.kube.kubectl("create", "-o", "json", "-f", "-", stdin=json.dumps(body))
+        promotions[stage] = json.loads(created.stdout)["metadata"]["name"]
+    burn_a = promotions["burn-a"]
     wait_for(
-        lambda: env.get(HOSTILE, "promotion", "burn-a").get("status", {}).get("phase") == "Running",
+        lambda: env.get(HOSTILE, "promotion", burn_a).get("status", {}).get("phase") == "Running",
         timeout=120,
         what="the first hostile Promotion running",
         details=env.diagnostics,
@@ -374,8 +376,7 @@ def test_a_hostile_project_does_not_delay_another_one(env: Env) -> None:
 
     done = wait_for(
         lambda: (
-            (p := env.get(HOSTILE, "promotion", "burn-a")).get("status", {}).get("phase")
-            in TERMINAL
+            (p := env.get(HOSTILE, "promotion", burn_a)).get("status", {}).get("phase") in TERMINAL
             and p
         ),
         timeout=240,
