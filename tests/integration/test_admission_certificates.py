@@ -31,7 +31,7 @@ HOSTS = ["shunter-webhooks.shunter-system.svc"]
 async def client(kube: Cluster) -> AsyncIterator[KubeClient]:
     kube_client = KubeClient.from_kubeconfig(kube.kubeconfig_path)
     yield kube_client
-    kube_client.close()
+    await kube_client.aclose()
 
 
 def _certs(bundle: bytes) -> list[x509.Certificate]:
