@@ -177,7 +177,7 @@ def env(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env
         with_password = app.replace("http://", f"http://{USER}:{SECRETS['URL password']}@")
         with_token = token.replace("http://", f"http://{SECRETS['URL token']}@")
         operator = OperatorProcess(
-            kube.kubeconfig_path,
+            kube.operator_kubeconfig_path,
             tmp / "work",
             tmp / "operator.log",
             env={
