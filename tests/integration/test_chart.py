@@ -195,12 +195,12 @@ def test_webhook_receivers_have_their_own_service_and_optional_ingress(helm: Any
     assert env["SHUNTER_RECEIVERS_BASE_URL"] == ""
     assert env["SHUNTER_SYSTEM_RESOURCES_NAMESPACE"] == "kargo-system-resources"
     assert {"name": "receivers", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
-    (service,) = kinds["Service"]
+    (service,) = (s for s in kinds["Service"] if s["metadata"]["name"] == "shunter-receivers")
     assert service["spec"]["ports"] == [
         {"name": "receivers", "port": 80, "targetPort": "receivers", "protocol": "TCP"}
     ]
     assert "Ingress" not in kinds
-    (role,) = kinds["Role"]
+    (role,) = (r for r in kinds["Role"] if r["metadata"]["name"] == "shunter-system-resources")
     assert role["metadata"]["namespace"] == "kargo-system-resources"
     assert role["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]
 
@@ -223,7 +223,7 @@ def test_webhook_receivers_have_their_own_service_and_optional_ingress(helm: Any
     assert env["SHUNTER_RECEIVERS_BASE_URL"] == "https://hooks.example.com"
 
     off = _kinds(_render(helm, "receivers.enabled=false"))
-    assert "shunter-webhooks" not in {s["metadata"]["name"] for s in off.get("Service", [])}
+    assert "shunter-receivers" not in {s["metadata"]["name"] for s in off.get("Service", [])}
     (deployment,) = off["Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert "SHUNTER_RECEIVERS_ADDRESS" not in {e["name"] for e in container["env"]}
