@@ -31,10 +31,10 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 
+from shunter._internal.durations import parse_go_duration
 from shunter._internal.redaction import redact
 from shunter.credentials.types import CredentialType
 from shunter.git import normalize_git_url
-from shunter.promotion.durations import parse_go_duration
 from shunter.promotion.step import StepConfig, StepContext, StepError, TerminalStepError
 from shunter.providers.safehttp import environment_proxy, safe_async_client
 from shunter.steps_support.git_common import GitProvider, empty_to_none, infer_provider

@@ -41,12 +41,12 @@ from pydantic import Field, field_validator, model_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from shunter._internal.durations import parse_go_duration
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.expressions import ExpressionError, ExpressionSyntaxError, to_plain
 from shunter.expressions.functions.http import HTTPResponse, canonical_header_key
 from shunter.expressions.values import go_quote
-from shunter.promotion.durations import parse_go_duration
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,

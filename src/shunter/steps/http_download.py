@@ -29,9 +29,9 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, field_validator
 
+from shunter._internal.durations import parse_go_duration
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
-from shunter.promotion.durations import parse_go_duration
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,

@@ -49,10 +49,10 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import httpx
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from shunter._internal.durations import parse_go_duration
 from shunter._internal.redaction import redact
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.kube.client import KubeError, NotFoundError
-from shunter.promotion.durations import parse_go_duration
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,

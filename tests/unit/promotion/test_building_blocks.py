@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from shunter._internal.durations import format_go_duration, parse_go_duration
 from shunter.api.v1alpha1 import FreightCollection, Promotion
 from shunter.api.v1alpha1.promotion import (
     PromotionPhase,
@@ -22,7 +23,6 @@ from shunter.promotion.context import (
     create_actor,
     parse_abort_request,
 )
-from shunter.promotion.durations import format_go_duration, parse_go_duration
 from shunter.promotion.phases import final_phase, has_failures
 from shunter.promotion.step import StepConfig
 from shunter.promotion.validation import describe_validation_error
