@@ -25,8 +25,8 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed ## Create the Python environment (.venv)
 
 .PHONY: binaries
-binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl and helm into the cache (minutes the first time)
-	tools/build-binaries.sh etcd kube-apiserver kube-controller-manager kubectl helm
+binaries: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl, helm and promtool into the cache (minutes the first time)
+	tools/build-binaries.sh etcd kube-apiserver kube-controller-manager kubectl helm promtool
 
 .PHONY: fmt
 fmt: venv ## Format the code and apply safe lint fixes

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries (etcd, kube-apiserver, kube-controller-manager,
-# kubectl, helm) from the Go module proxy into a version-keyed cache outside the repository,
-# and skips every binary that is already there. Prints the cache folder on its last line.
+# kubectl, helm) and Prometheus' promtool (the metrics tests check the documented alerts with
+# it; version pinned by tools/go/promtool/go.mod) from the Go module proxy into a version-keyed
+# cache outside the repository, and skips every binary that is already there. Prints the cache
+# folder on its last line.
 #
 #   tools/build-binaries.sh            # all binaries
 #   tools/build-binaries.sh etcd kubectl
@@ -64,11 +66,12 @@ build_one() {
     helm)
       go_build "$here/go/helm" "$out" helm.sh/helm/v3/cmd/helm \
         "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" ;;
+    promtool) go_build "$here/go/promtool" "$out" github.com/prometheus/prometheus/cmd/promtool ;;
     *) log "unknown binary: $name"; exit 2 ;;
   esac
   if [ -n "${lock:-}" ]; then exec {lock}>&-; fi
 }
 
-if [ $# -eq 0 ]; then set -- etcd kube-apiserver kube-controller-manager kubectl helm; fi
+if [ $# -eq 0 ]; then set -- etcd kube-apiserver kube-controller-manager kubectl helm promtool; fi
 for b in "$@"; do build_one "$b"; done
 echo "$bin_dir"
