@@ -17,12 +17,15 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from shunter import __version__
+from shunter._internal.logcontext import FIELDS as LOG_FIELDS
+from shunter._internal.logcontext import LogContextFilter
 from shunter.cli_commands import CliError, add_commands, add_connection_flags, run_command
 from shunter.cli_commands.parsing import FlexibleParser
-from shunter.config import OperatorConfig
+from shunter.config import OperatorConfig, SettingError
 from shunter.ui.command import add_parser as add_ui_parser
 
 __all__ = ["main"]
@@ -34,13 +37,18 @@ EXIT_INTERRUPTED = 130
 
 
 class _JSONFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, and the object (``kind``,
+    ``namespace``, ``name``) and promotion step (``step``, ``step_kind``) it is about."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        fields = getattr(record, "fields", None) or {}
+        payload.update({key: str(fields[key]) for key in LOG_FIELDS if key in fields})
         if record.exc_info:
             # exc_text: the traceback as logging's redaction already rendered it.
             payload["exception"] = record.exc_text or self.formatException(record.exc_info)
@@ -49,10 +57,13 @@ class _JSONFormatter(logging.Formatter):
 
 def _configure_logging(config: OperatorConfig) -> None:
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(LogContextFilter())
     if config.log_format == "json":
         handler.setFormatter(_JSONFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s%(context)s")
+        )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.log_level)
@@ -72,29 +83,13 @@ def _run(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415 - keeps the user commands fast
 
     from shunter.kube.client import KubeClient, KubeError  # noqa: PLC0415
-    from shunter.operator.app import Operator  # noqa: PLC0415
+    from shunter.operator.app import Operator, StartupError  # noqa: PLC0415
 
-    config = OperatorConfig.from_env()
-    overrides: dict[str, object] = {}
-    if args.namespace:
-        overrides["namespaces"] = tuple(args.namespace)
-    if args.work_dir:
-        overrides["work_dir"] = Path(args.work_dir)
-    if args.log_format:
-        overrides["log_format"] = args.log_format
-    if args.log_level:
-        overrides["log_level"] = args.log_level.upper()
-    if args.probes:
-        overrides["probes_address"] = args.probes
-    if args.receivers:
-        overrides["receivers_address"] = args.receivers
-    if args.allow_credentials_over_http:
-        overrides["allow_credentials_over_http"] = True
-    if args.admission:
-        overrides["admission_address"] = args.admission
-    if args.admission_register_url:
-        overrides["admission_register_url"] = args.admission_register_url
-    config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+    try:
+        config = _settings(args)
+    except SettingError as exc:
+        print(f"shunter: {exc}", file=sys.stderr)
+        return 2
     _configure_logging(config)
     if getattr(args, "kubeconfig", None):
         os.environ["KUBECONFIG"] = args.kubeconfig
@@ -111,13 +106,62 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 1
     config.work_dir.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("shunter").info(
-        "shunter %s starting (namespaces: %s)",
-        __version__,
-        ", ".join(config.namespaces) or "all",
-    )
-    asyncio.run(Operator(config, kube).run())
-    return 0
+
+    async def operate() -> int:
+        try:
+            version = await kube.server_version()
+        except KubeError as exc:
+            await kube.aclose()
+            print(f"shunter: cannot reach the Kubernetes API server: {exc}", file=sys.stderr)
+            return 1
+        logging.getLogger("shunter").info(
+            "shunter %s starting against Kubernetes %s (namespaces: %s; shard: %s)",
+            __version__,
+            version,
+            ", ".join(config.namespaces) or "all",
+            config.shard_name or "none",
+        )
+        try:
+            return await Operator(config, kube).run()
+        except StartupError as exc:
+            print(f"shunter: {exc}", file=sys.stderr)
+            return 1
+
+    return asyncio.run(operate())
+
+
+def _settings(args: argparse.Namespace) -> OperatorConfig:
+    """The environment's settings, overridden by the flags (raises :class:`SettingError`)."""
+    config = OperatorConfig.from_env()
+    overrides: dict[str, object] = {}
+    if args.namespace:
+        overrides["namespaces"] = tuple(args.namespace)
+    if args.work_dir:
+        overrides["work_dir"] = Path(args.work_dir)
+    if args.log_format:
+        overrides["log_format"] = args.log_format
+    if args.log_level:
+        level = args.log_level.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise SettingError(
+                f"--log-level {args.log_level!r}: expected DEBUG, INFO, WARNING or ERROR"
+            )
+        overrides["log_level"] = level
+    if args.probes:
+        overrides["probes_address"] = args.probes
+    if args.metrics is not None:
+        overrides["metrics_address"] = args.metrics
+    if args.receivers:
+        overrides["receivers_address"] = args.receivers
+    if args.allow_credentials_over_http:
+        overrides["allow_credentials_over_http"] = True
+    if args.admission:
+        overrides["admission_address"] = args.admission
+    if args.admission_register_url:
+        overrides["admission_register_url"] = args.admission_register_url
+    config = dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+    config.check()
+    return config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -139,8 +183,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--work-dir", help="root of the promotions' working directories")
     run.add_argument("--log-format", choices=["text", "json"])
     run.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
-    run.add_argument("--probes", help="host:port of the liveness endpoint (/healthz)")
+    run.add_argument("--probes", help="host:port of the probes (/healthz, /readyz)")
     run.add_argument("--receivers", help="host:port of the webhook receiver server")
+    run.add_argument(
+        "--metrics", help="host:port of the Prometheus endpoint (/metrics; empty: off)"
+    )
     run.add_argument(
         "--allow-credentials-over-http",
         action="store_true",

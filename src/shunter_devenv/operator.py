@@ -6,7 +6,9 @@ Promotion, and start it again on the same work directory.
 Unless told otherwise (``admission=False``), it serves the admission webhooks on
 ``127.0.0.1:<free port>`` and registers them itself (``--admission-register-url``) under a
 name of its own, for the namespaces it watches; it removes them when it stops, and a restart
-replaces them (new port, new certificate).
+replaces them (new port, new certificate). It serves ``/metrics`` on a free
+port of 127.0.0.1 (:attr:`OperatorProcess.metrics_url`, :meth:`OperatorProcess.scrape`), so
+several operators can run side by side.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import secrets
 import signal
 import sys
 import time
+import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -54,6 +57,18 @@ class OperatorProcess:
         self.webhook_name = f"shunter-devenv-{secrets.token_hex(4)}"
         #: The port the admission webhooks listen on (chosen at each start).
         self.admission_port = 0
+        self.metrics_port = free_port()
+
+    @property
+    def metrics_url(self) -> str:
+        """The operator's Prometheus endpoint."""
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def scrape(self, timeout: float = 5.0) -> str:
+        """``GET /metrics`` (raises OSError while the operator is not serving)."""
+        with urllib.request.urlopen(self.metrics_url, timeout=timeout) as reply:  # noqa: S310
+            text: str = reply.read().decode()
+        return text
 
     def start(self) -> Self:
         """Start (or start again) the operator."""
@@ -65,6 +80,7 @@ class OperatorProcess:
             "SHUNTER_WORK_DIR": str(self.work_dir),
             "SHUNTER_LOG_LEVEL": "DEBUG",
             "SHUNTER_RESYNC_SECONDS": "3",
+            "SHUNTER_METRICS_ADDRESS": f"127.0.0.1:{self.metrics_port}",
             "PYTHONUNBUFFERED": "1",
             **self._env,
         }

@@ -504,6 +504,7 @@ def pipeline(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                     "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP": "true",
                     "SHUNTER_MIN_STEP_REQUEUE_SECONDS": "0.5",
                     "SHUNTER_ARGOCD_NAMESPACE": ARGOCD_NS,
+                    "SHUNTER_INSTALL_ROLLOUTS_CRDS": "true",
                 },
                 args=("--namespace", PROJECT),
             )

@@ -287,6 +287,7 @@ def env(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env
                 "SHUNTER_MIN_STEP_REQUEUE_SECONDS": "0.5",
                 "SHUNTER_EXPRESSION_DEADLINE_SECONDS": str(DEADLINE),
                 "SHUNTER_EXPRESSION_WORKERS": "2",
+                "SHUNTER_INSTALL_ROLLOUTS_CRDS": "true",
             },
             args=("--namespace", CALM, "--namespace", HOSTILE),
         )

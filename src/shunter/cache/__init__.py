@@ -21,6 +21,7 @@ from shunter.cache.kinds import (
     STAGES,
     WAREHOUSES,
 )
+from shunter.cache.shards import Shard, shard_of
 from shunter.cache.store import Cache, Listener
 
 __all__ = [
@@ -39,4 +40,6 @@ __all__ = [
     "CacheFeed",
     "KargoCache",
     "Listener",
+    "Shard",
+    "shard_of",
 ]

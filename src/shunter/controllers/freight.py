@@ -25,7 +25,7 @@ from shunter.api.v1alpha1 import labels as lbl
 from shunter.cache import FREIGHTS, KargoCache
 from shunter.controllers.wiring import EventSink
 from shunter.freight import freight_id_of, generate_alias
-from shunter.kube.client import ConflictError, KubeClient
+from shunter.kube.client import ConflictError, KubeClient, NotFoundError
 
 __all__ = ["FreightReconciler"]
 
@@ -73,6 +73,10 @@ class FreightReconciler:
             return
         namespace = freight.metadata.namespace or ""
         existing = {stage for _, stage in self._cache.stage_keys(namespace)}
+        # A Stage missing from the cache may belong to another shard: ask the API server.
+        for stage in named - existing:
+            if await self._stage_exists(namespace, stage):
+                existing.add(stage)
         patch = {
             key: {stage: None for stage in entries if stage not in existing}
             for key, entries in maps.items()
@@ -83,6 +87,13 @@ class FreightReconciler:
                 namespace, "freights", freight.metadata.name or "", {"status": patch}, status=True
             )
             self._cache.apply(FREIGHTS, written)
+
+    async def _stage_exists(self, namespace: str, name: str) -> bool:
+        try:
+            await self._kube.get_custom(namespace, "stages", name)
+        except NotFoundError:
+            return False
+        return True
 
     async def _taken(self, namespace: str, alias: str, except_name: str) -> bool:
         found = self._cache.freight_with_alias(namespace, alias)

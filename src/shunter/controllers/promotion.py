@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from shunter import metrics
 from shunter._internal.jsondiff import merge_patch
 from shunter.api.v1alpha1 import Freight, Promotion, PromotionPhase, Stage, to_wire
 from shunter.api.v1alpha1 import annotations as ann
@@ -243,6 +244,7 @@ class PromotionReconciler:
         self, promotion: Promotion, status: PromotionStatus, freight: Freight | None
     ) -> None:
         phase = status.phase or PromotionPhase.ERRORED
+        _record_terminal(promotion, status, phase)
         reason = f"Promotion{phase.value}"
         ref: FreightReference | None = status.freight
         freight_name = (ref.name if ref else None) or promotion.spec.freight or ""
@@ -265,3 +267,24 @@ class PromotionReconciler:
             },
             warning=phase not in (PromotionPhase.SUCCEEDED,),
         )
+
+
+def _record_terminal(promotion: Promotion, status: PromotionStatus, phase: PromotionPhase) -> None:
+    """Count the Promotion's end and its duration (from its first step, else its creation)."""
+    labels = (promotion.metadata.namespace or "", promotion.spec.stage, phase.value)
+    metrics.PROMOTIONS.labels(*labels).inc()
+    start = status.started_at or _timestamp(promotion.metadata.creation_timestamp)
+    end = status.finished_at or datetime.now(UTC)
+    if start is not None:
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        if end.tzinfo is None:
+            end = end.replace(tzinfo=UTC)
+        metrics.PROMOTION_DURATION.labels(*labels).observe(max(0.0, (end - start).total_seconds()))
+
+
+def _timestamp(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None

@@ -19,10 +19,12 @@ single listing (the discovery caches are single-flight).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shunter import metrics
 from shunter.api.v1alpha1 import Warehouse, to_wire
 from shunter.api.v1alpha1 import annotations as ann
 from shunter.api.v1alpha1 import labels as lbl
@@ -204,6 +206,8 @@ class WarehouseReconciler:
         status.observed_generation = gen
         if refresh:
             status.last_handled_refresh = refresh
+        metrics.DISCOVERY_RUNS.labels(namespace, name).inc()
+        began = time.monotonic()
         try:
             found = await self._discover(
                 warehouse.spec,
@@ -215,6 +219,8 @@ class WarehouseReconciler:
                 max_age=0.0,
             )
         except Exception as exc:  # any failure is reported in a condition, never raised
+            metrics.DISCOVERY_ERRORS.labels(namespace, name).inc()
+            metrics.DISCOVERY_DURATION.labels(namespace, name).observe(time.monotonic() - began)
             if isinstance(exc, DiscoveryError):
                 message = f"discovery failed: {exc}"
                 log.warning("Warehouse %s/%s: %s", namespace, name, message)
@@ -242,6 +248,7 @@ class WarehouseReconciler:
             await self._write(warehouse, status, old)
             return self._retry_after_error
 
+        metrics.DISCOVERY_DURATION.labels(namespace, name).observe(time.monotonic() - began)
         status.discovered_artifacts = found
         status.conditions = remove_condition(status.conditions, "Reconciling")
         freight = build_freight(namespace, name, warehouse.spec, found, datetime.now(UTC))
@@ -366,6 +373,7 @@ class WarehouseReconciler:
             pass
         else:
             self._cache.apply(FREIGHTS, created)
+            metrics.FREIGHT_CREATED.labels(namespace, warehouse.metadata.name or "").inc()
             log.info(
                 "Warehouse %s/%s created Freight %s (%s)",
                 namespace,

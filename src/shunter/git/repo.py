@@ -199,6 +199,7 @@ class _Repo:
             stdin=stdin,
             check=check,
             accept=accept,
+            remote=self._url if network else None,
         )
 
     async def _has_commit(self, rev: str) -> bool:

@@ -42,10 +42,11 @@ import os
 import re
 import signal
 import time
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Awaitable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shunter import metrics
 from shunter.git.credentials import RepoCredentials, scrub, url_passwords
 from shunter.git.errors import (
     GitAuthenticationError,
@@ -314,8 +315,12 @@ async def run_git(
     stdin: bytes | None = None,
     check: bool = True,
     accept: Container[int] = (0,),
+    remote: str | None = None,
 ) -> GitResult:
     """Run ``git *args`` (in the repository ``git_dir``, if given) and return its output.
+
+    ``remote`` is the URL the command talks to, if it does: clones, fetches, pushes and
+    ls-remotes are then counted in ``shunter_git_requests_total`` by host and outcome.
 
     ``credentials`` are for commands that talk to the remote; ``config`` is command-scope git
     configuration; ``env`` adds variables to the child's environment (it cannot override the
@@ -328,6 +333,24 @@ async def run_git(
         GitCommandError: with ``check``, the exit status is not in ``accept``; a subclass when
             the cause is known (see :func:`command_error`).
     """
+    if remote is not None and args and args[0] in _NETWORK_VERBS:
+        return await _counted(
+            args[0],
+            remote,
+            run_git(
+                args,
+                cwd=cwd,
+                home=home,
+                time_limit=time_limit,
+                git_dir=git_dir,
+                credentials=credentials,
+                config=config,
+                env=env,
+                stdin=stdin,
+                check=check,
+                accept=accept,
+            ),
+        )
     secrets = _secrets(credentials)
     if _carries_secret(args, credentials):
         raise GitError("refusing to run git with a credential in its command line")
@@ -368,3 +391,31 @@ async def run_git(
         if check:
             raise command_error(result)
     return result
+
+
+#: git commands that talk to a remote (the ones metrics count).
+_NETWORK_VERBS = frozenset({"clone", "fetch", "push", "ls-remote"})
+#: The ``outcome`` label of a failure, by its class.
+_OUTCOMES: dict[type[GitCommandError], str] = {
+    GitTimeoutError: "timeout",
+    GitAuthenticationError: "auth_failed",
+    GitRepositoryNotFoundError: "not_found",
+    GitUnreachableError: "unreachable",
+}
+
+
+async def _counted(verb: str, remote: str, running: Awaitable[GitResult]) -> GitResult:
+    """Await ``running`` and count it: success, or the failure's class (timeout, ...)."""
+    host = metrics.url_host(remote)
+    started = time.monotonic()
+    outcome = "error"
+    try:
+        result = await running
+        outcome = "success" if result.returncode == 0 else "failed"
+        return result
+    except GitCommandError as exc:
+        outcome = _OUTCOMES.get(type(exc), "failed")
+        raise
+    finally:
+        metrics.GIT_REQUESTS.labels(host, verb, outcome).inc()
+        metrics.GIT_REQUEST_DURATION.labels(host, verb).observe(time.monotonic() - started)

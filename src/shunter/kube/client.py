@@ -222,6 +222,17 @@ class KubeClient:
         if api is not None:
             await api.close()
 
+    async def api_client(self) -> ApiClient:
+        """The ``kubernetes_asyncio`` ApiClient under this client (for library helpers such as
+        leader election; stays inside :mod:`shunter.kube`)."""
+        return await self._client()
+
+    async def server_version(self) -> str:
+        """The API server's version (``v1.35.4``): the first call, which tells whether the
+        cluster can be reached and the credentials are accepted (raises :class:`KubeError`)."""
+        answer = await self.request("GET", "/version", "get /version")
+        return str(answer.get("gitVersion") or "unknown")
+
     async def _client(self) -> ApiClient:
         if self._api is not None:
             return self._api
@@ -632,6 +643,51 @@ class KubeClient:
             body=dict(patch),
             content_type=_STRATEGIC_PATCH,
         )
+
+    async def delete_namespace(self, name: str) -> None:
+        """Delete a Namespace and everything in it (a missing one is not an error)."""
+        path = resource_path("", "v1", "namespaces", name=name)
+        try:
+            await self.request("DELETE", path, f"delete namespace {name}")
+        except NotFoundError:
+            return
+
+    # -- RBAC --------------------------------------------------------------------------------
+
+    async def get_role_binding(self, namespace: str, name: str) -> JSON:
+        """One RoleBinding (raises :class:`NotFoundError`)."""
+        path = resource_path(
+            "rbac.authorization.k8s.io", "v1", "rolebindings", namespace=namespace, name=name
+        )
+        return await self.request("GET", path, f"get rolebinding {namespace}/{name}")
+
+    async def create_role_binding(self, namespace: str, body: Mapping[str, Any]) -> JSON:
+        """Create a RoleBinding (raises :class:`ConflictError` when it exists)."""
+        name = body.get("metadata", {}).get("name", "")
+        path = resource_path("rbac.authorization.k8s.io", "v1", "rolebindings", namespace=namespace)
+        return await self.request(
+            "POST", path, f"create rolebinding {namespace}/{name}", body=dict(body)
+        )
+
+    async def replace_role_binding(self, namespace: str, body: Mapping[str, Any]) -> JSON:
+        """Replace a RoleBinding (``body`` carries its resourceVersion)."""
+        name = body.get("metadata", {}).get("name", "")
+        path = resource_path(
+            "rbac.authorization.k8s.io", "v1", "rolebindings", namespace=namespace, name=name
+        )
+        return await self.request(
+            "PUT", path, f"update rolebinding {namespace}/{name}", body=dict(body)
+        )
+
+    async def delete_role_binding(self, namespace: str, name: str) -> None:
+        """Delete a RoleBinding (a missing one is not an error)."""
+        path = resource_path(
+            "rbac.authorization.k8s.io", "v1", "rolebindings", namespace=namespace, name=name
+        )
+        try:
+            await self.request("DELETE", path, f"delete rolebinding {namespace}/{name}")
+        except NotFoundError:
+            return
 
     async def get_config_map(self, namespace: str, name: str) -> JSON:
         """One ConfigMap (raises :class:`NotFoundError`)."""

@@ -1,13 +1,22 @@
 """The composition root: builds the client, the cache and its informers, the engine, the
 controllers and their work queues, and runs until told to stop (SIGTERM/SIGINT or a flag).
 
-Start-up: install Argo Rollouts' analysis CRDs if missing, start the informers
-(:class:`~shunter.cache.CacheFeed`), wait until every one has listed its kind, then start the
-work queues. Every cache change queues the reconciles it calls for
-(:mod:`shunter.operator.triggers`); reconcilers read the cache and write to the API server. A
-periodic resync queues every cached object again, spread over the interval, without calling
-the API server. Informers and queues are started separately, so a standby replica (issue 14's
-leader election) can keep a warm cache and start its queues only when it leads.
+Start-up, on every replica: serve the probes and ``/metrics``, look for Argo Rollouts' analysis
+CRDs (installing them only when asked), start the informers (:class:`~shunter.cache.CacheFeed`)
+and wait until every one has listed its kind. Then the leader's part: with leader election, a
+replica waits until it holds the Lease (:mod:`shunter.kube.leader`); standbys keep a warm
+cache. The leader starts the work queues, the periodic resync and the garbage collector. A
+leader that loses its Lease stops and exits non-zero, so nothing runs twice; one that stops
+cleanly gives the Lease up.
+
+Every cache change queues the reconciles it calls for (:mod:`shunter.operator.triggers`);
+reconcilers read the cache and write to the API server. A periodic resync queues every cached
+object again, spread over the interval, without calling the API server.
+
+Shards (:class:`~shunter.cache.Shard`): the informers of Warehouses, Stages and Promotions watch
+only this operator's shard, and every reconcile of one first checks the object is its own (and
+moves a Stage or Warehouse whose ``spec.shard`` disagrees with its label to that shard). The
+default operator alone manages Projects and Freight names.
 
 Git: one :class:`~shunter.git.MirrorStore` (``<work_dir>/mirrors``) serves the promotions' git
 steps and Warehouse discovery alike; the leader sweeps it periodically
@@ -29,7 +38,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import REGISTRY
+
+from shunter import metrics
 from shunter._internal.redaction import install_log_redaction
+from shunter._internal.tasks import cancel_and_wait
 from shunter.admission import AdmissionService, AdmissionSettings, CacheLookups
 from shunter.api.v1alpha1 import labels as lbl
 from shunter.cache import (
@@ -41,10 +54,13 @@ from shunter.cache import (
     WAREHOUSES,
     CacheFeed,
     KargoCache,
+    Shard,
+    shard_of,
 )
 from shunter.config import OperatorConfig
 from shunter.controllers.freight import FreightReconciler
-from shunter.controllers.project import ProjectReconciler
+from shunter.controllers.garbage import GarbageCollector, GarbageSettings
+from shunter.controllers.project import ProjectAccess, ProjectReconciler
 from shunter.controllers.promotion import PromotionReconciler
 from shunter.controllers.stage import StageDeps, StageReconciler
 from shunter.controllers.warehouse import WarehouseReconciler
@@ -54,9 +70,12 @@ from shunter.expressions.pool import PoolSettings
 from shunter.expressions.pool import configure as configure_evaluation
 from shunter.git import MirrorStore
 from shunter.kube.client import KubeClient, KubeError
+from shunter.kube.informer import Kind
+from shunter.kube.leader import LeaderElector, LeaseSettings, default_identity
 from shunter.operator.events import KubeEventSink
+from shunter.operator.metrics import StateCollector, metrics_route
 from shunter.operator.mirror_sweep import sweep_mirrors
-from shunter.operator.probes import ProbeServer
+from shunter.operator.probes import EndpointServer, probe_routes
 from shunter.operator.resources import KubeResourceFetcher
 from shunter.operator.triggers import Queues, Triggers
 from shunter.operator.workqueue import Reconciled, WorkQueue
@@ -68,10 +87,16 @@ from shunter.registries.discovery import Discoverer
 from shunter.steps import load_builtin_steps
 from shunter.verification import AnalysisRunReconciler, ensure_rollouts_crds
 
-__all__ = ["Operator"]
+__all__ = ["Operator", "StartupError"]
 
 log = logging.getLogger(__name__)
 ObjectKey = tuple[str, str]
+#: Exit code of a replica that lost its leadership (controller-runtime exits non-zero too).
+EXIT_LOST_LEADERSHIP = 1
+
+
+class StartupError(Exception):
+    """The operator cannot start (a port cannot be bound, ...): one line for the user."""
 
 
 class _Enqueue:
@@ -94,16 +119,15 @@ class _Enqueue:
 class Operator:
     """Everything the operator process runs."""
 
-    def __init__(
-        self, config: OperatorConfig, kube: KubeClient, *, shard_selector: str | None = None
-    ) -> None:
+    def __init__(self, config: OperatorConfig, kube: KubeClient) -> None:
         self.config = config
         self.kube = kube
         install_log_redaction()
         load_builtin_steps()
+        self.shard = Shard.of(config.shard_name, is_default_controller=config.is_default_controller)
         self.cache = KargoCache()
         self.feed = CacheFeed(
-            kube, self.cache, namespaces=config.namespaces, shard_selector=shard_selector
+            kube, self.cache, namespaces=config.namespaces, shard_selector=self.shard.selector
         )
         events = KubeEventSink(kube)
 
@@ -136,7 +160,14 @@ class Operator:
             attempt_timeout=timedelta(seconds=config.step_attempt_timeout_seconds),
         )
         enqueue = _Enqueue(self)
-        self.projects = ProjectReconciler(kube, self.cache)
+        access = (
+            ProjectAccess(
+                config.project_cluster_role, config.service_account, config.operator_namespace
+            )
+            if config.project_cluster_role
+            else None
+        )
+        self.projects = ProjectReconciler(kube, self.cache, access=access)
         self.stages = StageReconciler(
             StageDeps(
                 kube=kube,
@@ -167,31 +198,55 @@ class Operator:
             system_namespace=config.system_resources_namespace,
         )
         self.receivers: ReceiverServer | None = None
+        self.garbage = GarbageCollector(
+            kube,
+            self.cache,
+            events,
+            GarbageSettings(
+                max_retained_promotions=config.gc_max_retained_promotions,
+                min_promotion_age=timedelta(seconds=config.gc_min_promotion_deletion_age_seconds),
+                max_retained_freight=config.gc_max_retained_freight,
+                min_freight_age=timedelta(seconds=config.gc_min_freight_deletion_age_seconds),
+            ),
+            responsible=self.shard.responsible,
+            work_root=config.work_dir,
+        )
         workers = config.workers
-        self.project_queue: WorkQueue[str] = WorkQueue("projects", self._project, workers=1)
+        self.project_queue: WorkQueue[str] = WorkQueue(
+            "projects", self._project, workers=1, kind="Project"
+        )
         #: Webhook receivers' publication: ProjectConfigs by namespace, "" the ClusterConfig.
-        self.config_queue: WorkQueue[str] = WorkQueue("configs", self._config, workers=1)
-        self.stage_queue: WorkQueue[ObjectKey] = WorkQueue("stages", self._stage, workers=workers)
+        self.config_queue: WorkQueue[str] = WorkQueue(
+            "configs", self._config, workers=1, kind="ProjectConfig"
+        )
+        self.stage_queue: WorkQueue[ObjectKey] = WorkQueue(
+            "stages", self._stage, workers=workers, kind="Stage"
+        )
         self.forget_queue: WorkQueue[ObjectKey] = WorkQueue(
-            "deleted-stages", self._forget, workers=1
+            "deleted-stages", self._forget, workers=1, kind="Stage"
         )
         self.promotion_queue: WorkQueue[ObjectKey] = WorkQueue(
-            "promotions", self._promotion, workers=workers
+            "promotions", self._promotion, workers=workers, kind="Promotion"
         )
         self.warehouse_queue: WorkQueue[ObjectKey] = WorkQueue(
-            "warehouses", self._warehouse, workers=workers
+            "warehouses", self._warehouse, workers=workers, kind="Warehouse"
         )
         self.freight_queue: WorkQueue[ObjectKey] = WorkQueue(
-            "freights", self._freight, workers=workers
+            "freights", self._freight, workers=workers, kind="Freight"
         )
         self.analysis_queue: WorkQueue[ObjectKey] = WorkQueue(
-            "analysisruns", self._analysis_run, workers=workers
+            "analysisruns", self._analysis_run, workers=workers, kind="AnalysisRun"
+        )
+        # Projects and Freight names are the default operator's business (Kargo's management
+        # controller is one, whatever the shards).
+        management: list[WorkQueue[Any]] = (
+            [self.project_queue, self.config_queue, self.freight_queue]
+            if self.shard.default
+            else []
         )
         self.queues: list[WorkQueue[Any]] = [
-            self.project_queue,
-            self.config_queue,
+            *management,
             self.analysis_queue,
-            self.freight_queue,
             self.warehouse_queue,
             self.stage_queue,
             self.forget_queue,
@@ -200,20 +255,34 @@ class Operator:
         self.triggers = Triggers(
             self.cache,
             Queues(
-                project=self.project_queue.add,
+                project=self.project_queue.add if self.shard.default else _ignore,
                 stage=self.stage_queue.add,
                 forget_stage=self.forget_queue.add,
                 promotion=self.promotion_queue.add,
-                freight=self.freight_queue.add,
+                freight=self.freight_queue.add if self.shard.default else _ignore,
                 warehouse=self.warehouse_queue.add,
                 analysis_run=self.analysis_queue.add,
-                config=self.config_queue.add,
+                config=self.config_queue.add if self.shard.default else _ignore,
             ),
             analysis=False,
         )
         self.cache.listen(self.triggers)
-        self._resync_task: asyncio.Task[None] | None = None
-        self._sweep_task: asyncio.Task[None] | None = None
+        self._leader_tasks: list[asyncio.Task[None]] = []
+        self.elector: LeaderElector | None = None
+        if config.leader_election:
+            self.elector = LeaderElector(
+                kube,
+                LeaseSettings(
+                    namespace=config.leader_election_namespace or config.operator_namespace,
+                    name=config.lease_name,
+                    identity=config.leader_election_identity or default_identity(),
+                    lease_duration=config.lease_duration_seconds,
+                    renew_deadline=config.renew_deadline_seconds,
+                    retry_period=config.retry_period_seconds,
+                ),
+            )
+        self._leading = False
+        self.admission: AdmissionService | None = None
 
     # -- reconcile adapters ----------------------------------------------------------------
 
@@ -225,7 +294,29 @@ class Operator:
             return Reconciled(await self.receiver_status.project_config(namespace))
         return Reconciled(await self.receiver_status.cluster_config())
 
+    async def _ours(self, kind: Kind, key: ObjectKey) -> bool:
+        """Whether this operator reconciles the cached object (its shard); a Stage or Warehouse
+        whose ``spec.shard`` disagrees with its label is relabelled first (and may so leave)."""
+        raw = self.cache.raw(kind, *key)
+        if raw is None:
+            return True  # gone: the reconciler knows what to do
+        if kind in (STAGES, WAREHOUSES):
+            wanted = str((raw.get("spec") or {}).get("shard") or "")
+            if wanted != shard_of(raw) and self.shard.responsible(raw):
+                written = await self.kube.patch_custom(
+                    key[0],
+                    kind.plural,
+                    key[1],
+                    {"metadata": {"labels": {lbl.SHARD: wanted or None}}},
+                )
+                self.cache.apply(kind, written)
+                log.info("%s %s/%s: shard label set to %r", kind.plural, *key, wanted)
+                raw = written
+        return self.shard.responsible(raw)
+
     async def _warehouse(self, key: ObjectKey) -> Reconciled:
+        if not await self._ours(WAREHOUSES, key):
+            return Reconciled()
         return Reconciled(await self.warehouses.reconcile(*key))
 
     async def _freight(self, key: ObjectKey) -> Reconciled:
@@ -236,6 +327,8 @@ class Operator:
         return Reconciled(await self.analysis_runs.reconcile(*key))
 
     async def _stage(self, key: ObjectKey) -> Reconciled:
+        if not await self._ours(STAGES, key):
+            return Reconciled()
         outcome = await self.stages.reconcile(*key)
         return Reconciled(outcome.requeue_after)
 
@@ -244,6 +337,8 @@ class Operator:
         return Reconciled()
 
     async def _promotion(self, key: ObjectKey) -> Reconciled:
+        if not await self._ours(PROMOTIONS, key):
+            return Reconciled()
         outcome = await self.promotions.reconcile(*key)
         return Reconciled(outcome.requeue_after)
 
@@ -254,13 +349,21 @@ class Operator:
         evaluate AnalysisRuns ourselves only when the CRDs are ours (a real Rollouts
         installation evaluates its own)."""
         try:
-            crds = await ensure_rollouts_crds(self.kube)
+            crds = await ensure_rollouts_crds(self.kube, create=self.config.install_rollouts_crds)
         except KubeError as exc:
             log.warning("Argo Rollouts analysis CRDs unavailable: %s", exc)
             self.stages.analysis_enabled = False
             return
         if crds.created:
             log.info("installed Argo Rollouts analysis CRDs: %s", ", ".join(crds.created))
+        if crds.missing:
+            log.info(
+                "Argo Rollouts analysis CRDs missing (%s): Stage verification is off; install "
+                "Argo Rollouts, or set SHUNTER_INSTALL_ROLLOUTS_CRDS=true",
+                ", ".join(crds.missing),
+            )
+            self.stages.analysis_enabled = False
+            return
         self.analysis_runs = AnalysisRunReconciler(self.kube, enabled=crds.shunter_evaluates)
         self.triggers.analysis = crds.shunter_evaluates
         self.feed.add(ANALYSIS_RUNS, label_selector=lbl.STAGE)
@@ -271,19 +374,25 @@ class Operator:
         self.feed.start()
 
     def start_queues(self) -> None:
-        """Start the work queues, the periodic resync and the git mirror sweep (the leader's
-        part)."""
+        """Start the work queues, the periodic resync, the garbage collector and the git mirror
+        sweep (the leader's part)."""
         for queue in self.queues:
             queue.start()
-        self._resync_task = asyncio.create_task(self._resync(), name="resync")
-        self._sweep_task = asyncio.create_task(
-            sweep_mirrors(
-                self.mirrors,
-                self._warehouses,
-                interval=self.config.git_mirror_sweep_seconds,
-                max_idle=self.config.git_mirror_max_idle_seconds,
-            ),
-            name="git-mirror-sweep",
+        self._leader_tasks.append(asyncio.create_task(self._resync(), name="resync"))
+        if self.config.gc_interval_seconds > 0:
+            self._leader_tasks.append(
+                asyncio.create_task(self._collect_garbage(), name="garbage-collector")
+            )
+        self._leader_tasks.append(
+            asyncio.create_task(
+                sweep_mirrors(
+                    self.mirrors,
+                    self._warehouses,
+                    interval=self.config.git_mirror_sweep_seconds,
+                    max_idle=self.config.git_mirror_max_idle_seconds,
+                ),
+                name="git-mirror-sweep",
+            )
         )
 
     async def _warehouses(self) -> list[dict[str, Any]]:
@@ -312,14 +421,17 @@ class Operator:
         work - alias, name, forgotten Stages - and a finished Promotion's are done on their
         events.)"""
         queues: list[tuple[Callable[[], list[Any]], Callable[[Any, float], None]]] = [
-            (
-                lambda: self.cache.keys(PROJECTS),
-                lambda key, delay: self.project_queue.add_after(key[1], delay),
-            ),
             (lambda: self.cache.keys(WAREHOUSES), self.warehouse_queue.add_after),
             (lambda: self.cache.keys(STAGES), self.stage_queue.add_after),
             (self.cache.promotions_in_flight, self.promotion_queue.add_after),
         ]
+        if self.shard.default:
+            queues.append(
+                (
+                    lambda: self.cache.keys(PROJECTS),
+                    lambda key, delay: self.project_queue.add_after(key[1], delay),
+                )
+            )
         interval = self.config.resync_seconds
         while True:
             await asyncio.sleep(interval)
@@ -328,20 +440,87 @@ class Operator:
                 for key in keys():
                     add_after(key, random.uniform(0, interval))  # noqa: S311 - spreading load
                     queued += 1
-            log.info("resync: %d objects queued again from the cache", queued)
+            log.debug("resync: %d objects queued again from the cache", queued)
+
+    async def _collect_garbage(self) -> None:
+        """Kargo's garbage collection, every ``gc_interval_seconds`` (the first pass one
+        interval after start-up, once the cache and the Stages have settled)."""
+        while True:
+            await asyncio.sleep(self.config.gc_interval_seconds)
+            try:
+                await self.garbage.collect()
+            except Exception:  # a failed pass must not end the schedule
+                log.exception("garbage collection failed; trying again next time")
 
     @property
     def live(self) -> bool:
-        """Every informer and every queue worker is running."""
-        return self.feed.alive and all(q.alive for q in self.queues)
+        """Every informer, and every queue worker that was started, is running."""
+        return self.feed.alive and all(q.alive for q in self.queues if q.started)
+
+    @property
+    def leading(self) -> bool:
+        """Whether the work queues run here."""
+        return self._leading
+
+    async def _lead(self) -> None:
+        """The leader's part: start the queues, then hold until cancelled."""
+        self._leading = True
+        metrics.IS_LEADER.labels(self.config.lease_name).set(1)
+        self.start_queues()
+        await asyncio.Event().wait()
+
+    async def _serve(self, ready: asyncio.Event) -> list[EndpointServer]:
+        """The probes and ``/metrics`` (every replica serves them)."""
+        servers: list[tuple[str, str, EndpointServer]] = []
+        if self.config.probes_address:
+            routes = probe_routes(
+                live=lambda: self.live, ready=lambda: ready.is_set() and self.feed.synced
+            )
+            servers.append(
+                (
+                    "SHUNTER_PROBES_ADDRESS",
+                    self.config.probes_address,
+                    EndpointServer(self.config.probes_address, routes),
+                )
+            )
+        if self.config.metrics_address:
+            routes = {"/metrics": metrics_route()}
+            servers.append(
+                (
+                    "SHUNTER_METRICS_ADDRESS",
+                    self.config.metrics_address,
+                    EndpointServer(self.config.metrics_address, routes, name="metrics"),
+                )
+            )
+        started: list[EndpointServer] = []
+        for setting, address, server in servers:
+            try:
+                await server.start()
+            except OSError as exc:
+                for running in started:
+                    await running.stop()
+                raise StartupError(f"cannot listen on {setting}={address}: {exc}") from None
+            started.append(server)
+        return started
 
     async def run(
         self,
         stop_flag: asyncio.Event | None = None,
         ready_flag: asyncio.Event | None = None,
-    ) -> None:
-        """Run until ``stop_flag`` is set, SIGTERM/SIGINT arrives, or the task is cancelled."""
+    ) -> int:
+        """Run until ``stop_flag`` is set, SIGTERM/SIGINT arrives, the task is cancelled, or
+        the Lease is lost; returns the process' exit code (0: stopped as asked)."""
         stop = stop_flag or asyncio.Event()
+        ready = ready_flag or asyncio.Event()
+        _stop_on_signals(stop)
+        collector = StateCollector(
+            self.cache,
+            lambda: [(q.name, q.depth) for q in self.queues],
+            reporting=lambda: self._leading,
+            responsible=self.shard.responsible,
+        )
+        servers = await self._serve(ready)
+        REGISTRY.register(collector)
         evaluation = configure_evaluation(
             PoolSettings(
                 workers=self.config.expression_workers,
@@ -350,22 +529,14 @@ class Operator:
                 per_project=self.config.expression_project_workers or None,
             )
         )
+        code = 0
+        election: asyncio.Task[None] | None = None
         try:
-            await evaluation.start()  # warm workers; they are started on demand otherwise
-        except ExpressionError as exc:
-            log.warning("expression workers did not start: %s", exc)
-        ready = ready_flag or asyncio.Event()
-        _stop_on_signals(stop)
-        probes: ProbeServer | None = None
-        if self.config.probes_address:
-            probes = ProbeServer(
-                self.config.probes_address,
-                live=lambda: self.live,
-                ready=lambda: ready.is_set() and self.feed.synced,
-            )
-            await probes.start()
-        admission: AdmissionService | None = None
-        try:
+            try:
+                await evaluation.start()  # warm workers; they are started on demand otherwise
+            except ExpressionError as exc:
+                log.warning("expression workers did not start: %s", exc)
+            log.info("shard: %s", self.shard)
             await self.start_informers()
             synced = asyncio.create_task(self.feed.wait_synced())
             stopping = asyncio.create_task(stop.wait())
@@ -378,37 +549,56 @@ class Operator:
                     self.cache.count(PROMOTIONS),
                 )
                 if self.config.admission_address:  # every replica serves, leader or not
-                    admission = AdmissionService(
+                    self.admission = AdmissionService(
                         self.kube,
                         CacheLookups(self.cache, self.kube),
                         AdmissionSettings.from_config(self.config),
                     )
-                    await admission.start()
-                self.start_queues()
-                await self.start_receivers()
+                    await self.admission.start()
+                await self.start_receivers()  # every replica too: answers from the cache
                 ready.set()
+                if self.elector is None:
+                    self._leader_tasks.append(asyncio.create_task(self._lead(), name="lead"))
+                else:
+                    metrics.IS_LEADER.labels(self.config.lease_name).set(0)
+                    election = asyncio.create_task(self.elector.run(self._lead), name="election")
+                    await asyncio.wait({election, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    if election.done() and not stop.is_set():
+                        # The Lease is lost (or the election broke): stop at once.
+                        if not election.cancelled() and election.exception() is not None:
+                            log.error("leader election failed: %s", election.exception())
+                        code = EXIT_LOST_LEADERSHIP
+                        stop.set()
             await stopping
             synced.cancel()
         finally:
             log.info("stopping")
             if self.receivers is not None:
                 await self.receivers.stop()
-            if admission is not None:
-                await admission.stop()
-            if probes is not None:
-                await probes.stop()
-            for task in (self._resync_task, self._sweep_task):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            if self.admission is not None:
+                await self.admission.stop()
+            self._leading = False
+            metrics.IS_LEADER.labels(self.config.lease_name).set(0)
+            REGISTRY.unregister(collector)
+            for server in servers:
+                await server.stop()
+            tasks = [*self._leader_tasks, *([election] if election is not None else [])]
+            await cancel_and_wait(tasks)
+            self._leader_tasks.clear()
             for queue in self.queues:
                 await queue.stop()
+            if self.elector is not None and code == 0:
+                await self.elector.release()
             await self.feed.stop()
             evaluation.close()
             await self.discoverer.aclose()
             await self.mirrors.aclose()
             await self.kube.aclose()
+        return code
+
+
+def _ignore(_key: Any) -> None:
+    """A queue this operator does not run (another operator's business)."""
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

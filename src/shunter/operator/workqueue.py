@@ -4,7 +4,8 @@ Watch events only say "look at this object again": the key goes into the queue, 
 reconciles the object from its current state. A key is never processed by two workers at
 once; a key added while it is being processed is processed again afterwards; a key added many
 times while waiting is processed once. Keys can be added with a delay (periodic resync,
-"requeue after"). Failures back off exponentially per key.
+"requeue after"). Failures back off exponentially per key. Adds, reconciles, their durations,
+errors and retries are counted in the ``shunter_*`` metrics under the queue's name.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from shunter import metrics
+from shunter._internal.logcontext import log_context
 from shunter._internal.tasks import cancel_and_wait
 
 __all__ = ["Reconciled", "WorkQueue"]
@@ -51,8 +54,11 @@ class WorkQueue(Generic[K]):
         workers: int = 4,
         base_backoff: float = 0.5,
         max_backoff: float = 60.0,
+        kind: str = "",
     ) -> None:
         self.name = name
+        #: The kind of object reconciled, for log lines (``Stage``).
+        self.kind = kind
         self._reconcile = reconcile
         self._workers = workers
         self._base_backoff = base_backoff
@@ -66,6 +72,11 @@ class WorkQueue(Generic[K]):
         self._failures: dict[K, int] = {}
         self._wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._adds = metrics.WORKQUEUE_ADDS.labels(name)
+        self._retries = metrics.WORKQUEUE_RETRIES.labels(name)
+        self._reconciles = metrics.RECONCILES.labels(name)
+        self._errors = metrics.RECONCILE_ERRORS.labels(name)
+        self._duration = metrics.RECONCILE_DURATION.labels(name)
 
     def add(self, key: K) -> None:
         """Reconcile ``key`` as soon as a worker is free."""
@@ -75,6 +86,7 @@ class WorkQueue(Generic[K]):
         if key in self._queued:
             return
         self._queued.add(key)
+        self._adds.inc()
         self._ready.put_nowait(key)
 
     def add_after(self, key: K, delay: float) -> None:
@@ -98,9 +110,19 @@ class WorkQueue(Generic[K]):
         self._tasks.clear()
 
     @property
+    def started(self) -> bool:
+        """Whether :meth:`start` was called (and not :meth:`stop` since)."""
+        return bool(self._tasks)
+
+    @property
     def alive(self) -> bool:
         """Every worker (and the timer) is running."""
         return bool(self._tasks) and not any(t.done() for t in self._tasks)
+
+    @property
+    def depth(self) -> int:
+        """Keys waiting for a worker (delayed keys do not count)."""
+        return len(self._queued)
 
     @property
     def idle(self) -> bool:
@@ -122,24 +144,38 @@ class WorkQueue(Generic[K]):
             key = await self._ready.get()
             self._queued.discard(key)
             self._active.add(key)
-            try:
-                result = await self._reconcile(key)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                failures = self._failures.get(key, 0) + 1
-                self._failures[key] = failures
-                delay = min(self._max_backoff, self._base_backoff * 2 ** (failures - 1))
-                log.exception(
-                    "%s: reconcile of %s failed; retrying in %.1fs", self.name, key, delay
-                )
-                self.add_after(key, delay)
-            else:
-                self._failures.pop(key, None)
-                if result.requeue_after is not None:
-                    self.add_after(key, result.requeue_after)
-            finally:
-                self._active.discard(key)
-                if key in self._dirty:
-                    self._dirty.discard(key)
-                    self.add(key)
+            self._reconciles.inc()
+            with log_context(kind=self.kind, **_where(key)):
+                await self._process(key)
+
+    async def _process(self, key: K) -> None:
+        started = time.monotonic()
+        try:
+            result = await self._reconcile(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._errors.inc()
+            self._retries.inc()
+            failures = self._failures.get(key, 0) + 1
+            self._failures[key] = failures
+            delay = min(self._max_backoff, self._base_backoff * 2 ** (failures - 1))
+            log.exception("%s: reconcile of %s failed; retrying in %.1fs", self.name, key, delay)
+            self.add_after(key, delay)
+        else:
+            self._failures.pop(key, None)
+            if result.requeue_after is not None:
+                self.add_after(key, result.requeue_after)
+        finally:
+            self._duration.observe(time.monotonic() - started)
+            self._active.discard(key)
+            if key in self._dirty:
+                self._dirty.discard(key)
+                self.add(key)
+
+
+def _where(key: object) -> dict[str, str]:
+    """``namespace`` and ``name`` of a queue key: ``(namespace, name)`` or a bare name."""
+    if isinstance(key, tuple) and len(key) == 2:
+        return {"namespace": str(key[0]), "name": str(key[1])}
+    return {"name": str(key)}

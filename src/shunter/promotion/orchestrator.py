@@ -28,6 +28,7 @@ import asyncio
 import copy
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shunter import metrics
+from shunter._internal.durations import format_go_duration, parse_go_duration
+from shunter._internal.logcontext import log_context
 from shunter._internal.paths import PathEscapeError
 from shunter.api.v1alpha1.common import PromotionStep
 from shunter.api.v1alpha1.promotion import (
@@ -45,7 +49,6 @@ from shunter.api.v1alpha1.promotion import (
     StepExecutionMetadata,
 )
 from shunter.promotion.context import PromotionContext
-from shunter.promotion.durations import format_go_duration, parse_go_duration
 from shunter.promotion.environment import ResourceFetcher, StepEvaluator
 from shunter.promotion.phases import final_phase, has_failures
 from shunter.promotion.registry import StepRegistry
@@ -265,7 +268,12 @@ class Orchestrator:
             )
             return None
 
-        result, error = await self._run(run, runner_class, raw_config)
+        began = time.monotonic()
+        with log_context(step=alias, step_kind=step.uses or ""):
+            result, error = await self._run(run, runner_class, raw_config)
+        metrics.STEP_DURATION.labels(step.uses or "", result.status.value).observe(
+            time.monotonic() - began
+        )
         self._store_output(run, runner_class, result)
         return self._settle(run, runner_class, result, error)
 

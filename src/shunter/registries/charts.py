@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import httpx
 import yaml
 
+from shunter import metrics
 from shunter.api.v1alpha1.warehouse import ChartDiscoveryResult, ChartSubscription
 from shunter.registries.auth import BasicCredentials, basic_header, is_loopback_host
 from shunter.registries.cache import SingleFlightCache
@@ -114,12 +115,15 @@ class ChartDiscoverer:
                 status = reply.status_code
                 retry_after = reply.headers.get("Retry-After", "")
         except httpx.TimeoutException:
+            metrics.count_registry_request(host, None)
             raise UnreachableError(f"chart repository {host} timed out", host=host) from None
         except httpx.TransportError as error:
+            metrics.count_registry_request(host, None)
             text = " ".join(str(error).split())[:200] or type(error).__name__
             raise UnreachableError(
                 f"chart repository {host} is unreachable ({text})", host=host
             ) from None
+        metrics.count_registry_request(host, status)
         self._check_status(status, url, host, creds, retry_after)
         try:
             return await asyncio.to_thread(parse_chart_index, b"".join(chunks))

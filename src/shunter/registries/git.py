@@ -385,6 +385,7 @@ class _Git:
                 credentials=_credentials(creds),
                 config=self._config(insecure_skip_tls_verify),
                 env=_NO_LAZY_FETCH,
+                remote=repo_url,
             )
         except GitError as error:
             raise self._error(error, args[0], repo_url, creds) from None

@@ -46,6 +46,7 @@ from urllib.parse import urljoin, urlsplit
 import certifi
 import httpx
 
+from shunter import metrics
 from shunter.freight.urls import parse_image_reference, sanitize_url
 from shunter.registries.auth import (
     BasicCredentials,
@@ -295,7 +296,12 @@ class OCIClient:
             params=params,
             content=body,
         )
-        response = await client.send(request, stream=True, follow_redirects=True)
+        try:
+            response = await client.send(request, stream=True, follow_redirects=True)
+        except httpx.TransportError:
+            metrics.count_registry_request(rate_host, None)
+            raise
+        metrics.count_registry_request(rate_host, response.status_code)
         try:
             chunks: list[bytes] = []
             size = 0

@@ -22,6 +22,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from shunter import metrics
+
 __all__ = ["RateLimit", "RateLimiters", "TokenBucket"]
 
 Clock = Callable[[], float]
@@ -123,4 +125,11 @@ class RateLimiters:
         return bucket
 
     async def acquire(self, host: str) -> None:
-        await self.for_host(host).acquire()
+        """Wait for a token of ``host`` (the wait is counted in
+        ``shunter_registry_rate_limit_wait_seconds_total``)."""
+        bucket = self.for_host(host)
+        before = bucket.waited_seconds
+        await bucket.acquire()
+        waited = bucket.waited_seconds - before
+        if waited > 0:
+            metrics.REGISTRY_RATE_LIMIT_WAIT.labels(host).inc(waited)

@@ -182,6 +182,8 @@ class RolloutsCRDs:
     """Names of the CRDs it created (empty when all existed)."""
     shunter_evaluates: bool
     """True when the ``AnalysisRun`` CRD is shunter's: shunter must evaluate AnalysisRuns."""
+    missing: tuple[str, ...] = ()
+    """Names of the CRDs that do not exist (and were not to be created)."""
 
 
 def _established(crd: dict[str, Any]) -> bool:
@@ -190,9 +192,10 @@ def _established(crd: dict[str, Any]) -> bool:
 
 
 async def ensure_rollouts_crds(
-    kube: KubeClient, *, wait_seconds: float = 60.0, poll: float = 0.2
+    kube: KubeClient, *, wait_seconds: float = 60.0, poll: float = 0.2, create: bool = True
 ) -> RolloutsCRDs:
     """Create each analysis CRD the API server lacks, then wait until those are Established.
+    With ``create`` false, only look: the missing ones are reported in ``missing``.
 
     Existing CRDs (Argo Rollouts' own, or shunter's from an earlier start) are left untouched.
 
@@ -201,12 +204,16 @@ async def ensure_rollouts_crds(
         TimeoutError: a created CRD was not Established within ``wait_seconds``.
     """
     created: list[str] = []
+    missing: list[str] = []
     shunter_evaluates = False
     for crd in rollouts_crds():
         name = crd["metadata"]["name"]
         try:
             existing = await kube.get_crd(name)
         except NotFoundError:
+            if not create:
+                missing.append(name)
+                continue
             try:
                 await kube.create_crd(crd)
                 created.append(name)
@@ -221,4 +228,6 @@ async def ensure_rollouts_crds(
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"CRD {name} was not Established within {wait_seconds:.0f}s")
             await asyncio.sleep(poll)
-    return RolloutsCRDs(created=tuple(created), shunter_evaluates=shunter_evaluates)
+    return RolloutsCRDs(
+        created=tuple(created), shunter_evaluates=shunter_evaluates, missing=tuple(missing)
+    )

@@ -23,7 +23,7 @@ from shunter.controllers.stage.status import (
     write_status,
 )
 from shunter.controllers.stage.verification import verify
-from shunter.kube.client import ConflictError
+from shunter.kube.client import ConflictError, NotFoundError
 
 __all__ = ["StageOutcome", "StageReconciler"]
 
@@ -120,7 +120,14 @@ class StageReconciler:
 
     async def forget(self, namespace: str, name: str) -> None:
         """A Stage was deleted: remove it from every Freight's currentlyIn, verifiedIn and
-        approvedFor (Kargo does this in the Stage's finalizer)."""
+        approvedFor (Kargo does this in the Stage's finalizer). A Stage that only left this
+        operator's cache - relabelled for another shard - is still there: nothing to forget."""
+        try:
+            await self.deps.kube.get_custom(namespace, "stages", name)
+        except NotFoundError:
+            pass
+        else:
+            return
         for freight in self.deps.cache.freight_for_stage(namespace, name):
             fstatus = freight.status
             if fstatus is None:
