@@ -100,6 +100,7 @@ def test_template_renders_every_kind(helm: Any) -> None:
         "RoleBinding",
         "Namespace",
         "Deployment",
+        "PodDisruptionBudget",
         "Service",
         "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration",
@@ -107,7 +108,8 @@ def test_template_renders_every_kind(helm: Any) -> None:
     assert len(kinds["CustomResourceDefinition"]) == 9
     assert sorted(rb["metadata"]["namespace"] for rb in kinds["RoleBinding"]) == [
         "kargo-system-resources",
-        "shunter-system",
+        "shunter-system",  # the webhooks' certificate
+        "shunter-system",  # the leader election Lease
         "team-a",
         "team-b",
     ]
@@ -146,14 +148,78 @@ def test_deployment_runs_shunter_as_non_root_on_a_read_only_root(helm: Any) -> N
     assert pod["securityContext"]["runAsUser"] == 65532
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SHUNTER_NAMESPACES"] == "a,b"
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     assert mounts[env["SHUNTER_WORK_DIR"]] == "work"
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert "emptyDir" in volumes["work"]
-    assert deployment["spec"]["replicas"] == 1
-    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes"}
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}
+    assert env["SHUNTER_LEADER_ELECTION"] == "true"
+    assert env["SHUNTER_METRICS_ADDRESS"] == ":9090"
+    assert env["SHUNTER_PROJECT_CLUSTER_ROLE"] == "shunter-project-resources"
+    assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
+        "probes": 8080,
+        "metrics": 9090,
+    }
+    (single,) = _kinds(_render(helm, "leaderElection.enabled=false"))["Deployment"]
+    assert single["spec"]["replicas"] == 1
+    assert single["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_high_availability_sharding_metrics_and_garbage_collection_values(helm: Any) -> None:
+    kinds = _kinds(_render(helm, "shardName=east", "metrics.serviceMonitor.enabled=true"))
+    (pdb,) = kinds["PodDisruptionBudget"]
+    assert pdb["spec"]["minAvailable"] == 1
+    (service,) = kinds["Service"]
+    assert service["spec"]["ports"][0]["targetPort"] == "metrics"
+    (monitor,) = kinds["ServiceMonitor"]
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    (role,) = kinds["Role"]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update", "patch"],
+        }
+    ]
+    (deployment,) = kinds["Deployment"]
+    env = {
+        e["name"]: e.get("value")
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SHUNTER_SHARD_NAME"] == "east"
+    assert env["SHUNTER_LEADER_ELECTION_ID"] == "shunter-controller-east"
+    assert env["SHUNTER_GC_INTERVAL"] == "1h"
+    assert env["SHUNTER_GC_MIN_FREIGHT_DELETION_AGE"] == "336h"
+    off = _kinds(_render(helm, "garbageCollector.enabled=false", "metrics.enabled=false"))
+    (deployment,) = off["Deployment"]
+    env = {
+        e["name"]: e.get("value")
+        for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["SHUNTER_GC_INTERVAL"] == "0"
+    assert env["SHUNTER_METRICS_ADDRESS"] == ""
+    assert "Service" not in off
+
+
+def test_rollouts_crds_only_when_asked_and_never_by_the_operator(helm: Any) -> None:
+    names = {
+        d["metadata"]["name"]
+        for d in _render(helm, "crds.install=false", "rollouts.installCRDs=true")
+        if d["kind"] == "CustomResourceDefinition"
+    }
+    assert names == {
+        "analysisruns.argoproj.io",
+        "analysistemplates.argoproj.io",
+        "clusteranalysistemplates.argoproj.io",
+    }
+    for role in _kinds(_render(helm, "rollouts.installCRDs=true"))["ClusterRole"]:
+        for rule in role["rules"]:
+            if "customresourcedefinitions" in rule["resources"]:
+                assert set(rule["verbs"]) <= {"get", "list", "watch"}
 
 
 def test_the_ui_is_off_by_default_and_holds_no_credentials_when_on(helm: Any) -> None:
@@ -497,10 +563,16 @@ def test_the_service_account_can_manage_cluster_scoped_kinds(install: Install) -
     assert install.can("patch", "projects.kargo.akuity.io", subresource="status")
     assert install.can("list", "clusterpromotiontasks.kargo.akuity.io")
     assert install.can("list", "clusteranalysistemplates.argoproj.io")
-    for verb in ("get", "create", "patch"):
+    for verb in ("get", "create", "patch", "delete"):
         assert install.can(verb, "namespaces")
     assert install.can("get", "customresourcedefinitions.apiextensions.k8s.io")
-    assert install.can("create", "customresourcedefinitions.apiextensions.k8s.io")
+    assert not install.can("create", "customresourcedefinitions.apiextensions.k8s.io")
+    for verb in ("delete", "create"):
+        assert install.can(verb, "freights.kargo.akuity.io", install.project)
+    assert install.can("delete", "promotions.kargo.akuity.io", install.project)
+    assert install.can("create", "rolebindings.rbac.authorization.k8s.io", install.project)
+    assert install.can("update", "leases.coordination.k8s.io", install.namespace)
+    assert not install.can("update", "leases.coordination.k8s.io", install.project)
 
 
 def test_secrets_are_readable_only_in_project_namespaces(install: Install) -> None:
@@ -553,8 +625,8 @@ def test_the_service_account_can_serve_the_admission_webhooks(install: Install) 
 
 
 def test_the_service_account_cannot_do_more(install: Install) -> None:
-    assert not install.can("delete", "namespaces")
     assert not install.can("delete", "stages.kargo.akuity.io", install.project)
+    assert not install.can("bind", "clusterroles.rbac.authorization.k8s.io")  # but its own
     assert not install.can("update", "projectconfigs.kargo.akuity.io", install.project)
     assert not install.can("create", "clusterrolebindings.rbac.authorization.k8s.io")
     assert not install.can("create", "pods", install.project)

@@ -61,3 +61,14 @@ app.kubernetes.io/part-of: shunter
 - {{ $service }}.{{ .Release.Namespace }}.svc
 - {{ $service }}.{{ .Release.Namespace }}.svc.cluster.local
 {{- end }}
+
+{{/* The leader election Lease: leaderElection.leaseName, else <fullname>-controller[-<shard>]. */}}
+{{- define "shunter.leaseName" -}}
+{{- if .Values.leaderElection.leaseName }}
+{{- .Values.leaderElection.leaseName }}
+{{- else if .Values.shardName }}
+{{- printf "%s-controller-%s" (include "shunter.fullname" .) .Values.shardName | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-controller" (include "shunter.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}

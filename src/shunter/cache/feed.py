@@ -7,8 +7,9 @@ ClusterConfig (webhook receivers for every project) is watched by its only name,
 Promotions. AnalysisRuns are watched only once their CRD exists (:meth:`CacheFeed.add`), and
 only those labelled for a Stage. Secrets - only those labelled ``kargo.akuity.io/cred-type`` - are
 watched per project namespace (the operator may read Secrets in project namespaces only),
-starting when the Project appears; readiness does not wait for them, and
-:meth:`CacheFeed.secrets_synced` tells whether a namespace's are known yet.
+starting when the Project is Ready (its namespace exists and the operator was granted access);
+readiness does not wait for them, and :meth:`CacheFeed.secrets_synced` tells whether a
+namespace's are known yet.
 
 Informers run on every replica (a standby keeps a warm cache); starting them is separate from
 starting the work queues.
@@ -45,6 +46,12 @@ log = logging.getLogger(__name__)
 
 _SHARDED = (WAREHOUSES, STAGES, PROMOTIONS)
 _NAMESPACED = (PROJECT_CONFIGS, WAREHOUSES, STAGES, FREIGHTS, PROMOTIONS, PROMOTION_TASKS)
+
+
+def _ready(project: Mapping[str, Any]) -> bool:
+    """The Project is Ready: its namespace exists and the operator may read its Secrets."""
+    conditions = (project.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 class CacheFeed:
@@ -119,7 +126,7 @@ class CacheFeed:
         return informer is not None and informer.synced.is_set()
 
     def _on_change(self, kind: Kind, old: object, new: Mapping[str, Any] | None) -> None:
-        if kind == PROJECTS and new is not None and not self._namespaces:
+        if kind == PROJECTS and new is not None and not self._namespaces and _ready(new):
             self.watch_secrets(str((new.get("metadata") or {}).get("name") or ""))
 
     def _start(self, informer: Informer) -> None:

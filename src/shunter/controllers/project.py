@@ -21,6 +21,7 @@ annotated ``kargo.akuity.io/keep-namespace: "true"``, or the namespace was never
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,9 @@ FINALIZER = "kargo.akuity.io/finalizer"
 _RBAC_GROUP = "rbac.authorization.k8s.io"
 #: How soon a failed grant is tried again (seconds).
 _RETRY = 15.0
+#: How often, and how far apart, a new grant is checked before the Project is Ready.
+_GRANT_CHECKS = 50
+_GRANT_INTERVAL = 0.1
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,19 @@ class ProjectReconciler:
                 log.info("Project %s deleted; deleting its namespace", name)
         await self._set_finalizers(project, [f for f in finalizers if f != FINALIZER])
 
+    async def _await_grant(self, namespace: str, binding: str) -> tuple[str, str] | None:
+        """Wait (briefly) until the API server's authorizer applies a new RoleBinding, so that
+        the Project is Ready - and its Secrets watched - only once they can be read."""
+        for _ in range(_GRANT_CHECKS):
+            if await self._kube.allowed("list", "secrets", namespace):
+                return None
+            await asyncio.sleep(_GRANT_INTERVAL)
+        return (
+            "EnsuringSystemPermissionsFailed",
+            f"the RoleBinding {binding} in namespace {namespace} does not let the operator "
+            "read Secrets yet",
+        )
+
     async def _ensure_access(self, name: str, access: ProjectAccess) -> tuple[str, str] | None:
         """The operator's RoleBinding in the project namespace (created, or its subjects
         and role set right)."""
@@ -188,7 +205,7 @@ class ProjectReconciler:
                 except ConflictError:
                     return None  # created meanwhile: checked on the next pass
                 log.info("granted the operator ClusterRole %s in namespace %s", binding, name)
-                return None
+                return await self._await_grant(name, binding)
             if (
                 existing.get("subjects") != desired["subjects"]
                 or existing.get("roleRef") != desired["roleRef"]

@@ -689,6 +689,25 @@ class KubeClient:
         except NotFoundError:
             return
 
+    async def allowed(self, verb: str, resource: str, namespace: str, *, group: str = "") -> bool:
+        """Whether this client may ``verb`` ``resource`` in ``namespace`` (a
+        SelfSubjectAccessReview: any authenticated user may ask)."""
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {
+                    "verb": verb,
+                    "resource": resource,
+                    "group": group,
+                    "namespace": namespace,
+                }
+            },
+        }
+        path = resource_path("authorization.k8s.io", "v1", "selfsubjectaccessreviews")
+        answer = await self.request("POST", path, f"review access to {resource}", body=review)
+        return bool((answer.get("status") or {}).get("allowed"))
+
     async def get_config_map(self, namespace: str, name: str) -> JSON:
         """One ConfigMap (raises :class:`NotFoundError`)."""
         path = resource_path("", "v1", "configmaps", namespace=namespace, name=name)
