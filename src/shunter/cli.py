@@ -68,6 +68,8 @@ def _configure_logging(config: OperatorConfig) -> None:
     root.handlers[:] = [handler]
     root.setLevel(config.log_level)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
+    # The client library logs whole API answers at DEBUG: never let them (Secrets) through.
+    logging.getLogger("kubernetes_asyncio").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
 

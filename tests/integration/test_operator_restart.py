@@ -9,18 +9,15 @@ directory survived (resume at currentStep) or was lost (restart at step 0, state
 
 from __future__ import annotations
 
-import json
 import shutil
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from shunter_devenv.cluster import Cluster
+from shunter_devenv.gate import Gate, GatedProject
 from shunter_devenv.gitserver import GitServer
 from shunter_devenv.operator import OperatorProcess
 from shunter_devenv.registry import Registry
@@ -29,127 +26,6 @@ from shunter_devenv.waiting import wait_for
 ROOT = Path(__file__).resolve().parents[2]
 VALUES = (ROOT / "tests" / "data" / "values" / "realistic-values.yaml").read_text()
 TAG = "2026-11-26_1300-0badc0d"
-
-
-class Gate:
-    """A local HTTP endpoint that answers 503 until opened."""
-
-    def __init__(self) -> None:
-        self.open = threading.Event()
-        self.hits = 0
-        gate = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                gate.hits += 1
-                code = 200 if gate.open.is_set() else 503
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(json.dumps({"open": gate.open.is_set()}).encode())
-
-            def log_message(self, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/ready"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _manifests(project: str, git_url: str, gate_url: str, image: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "apiVersion": "kargo.akuity.io/v1alpha1",
-            "kind": "Warehouse",
-            "metadata": {"name": "example-container", "namespace": project},
-            "spec": {
-                "subscriptions": [
-                    {"image": {"repoURL": image, "imageSelectionStrategy": "Lexical"}}
-                ]
-            },
-        },
-        {
-            "apiVersion": "kargo.akuity.io/v1alpha1",
-            "kind": "PromotionTask",
-            "metadata": {"name": "promote", "namespace": project},
-            "spec": {
-                "vars": [
-                    {"name": "image", "value": image},
-                    {"name": "repoURL", "value": git_url},
-                    {"name": "branch", "value": "master"},
-                    {"name": "envPath"},
-                ],
-                "steps": [
-                    {
-                        "uses": "git-clone",
-                        "config": {
-                            "repoURL": "${{ vars.repoURL }}",
-                            "checkout": [{"branch": "${{ vars.branch }}", "path": "./src"}],
-                        },
-                    },
-                    {
-                        "uses": "yaml-update",
-                        "as": "update-image",
-                        "config": {
-                            "path": "./src/${{ vars.envPath }}/values.yaml",
-                            "updates": [
-                                {
-                                    "key": "general.lmsImageTag",
-                                    "value": "${{ imageFrom( vars.image ).Tag }}",
-                                }
-                            ],
-                        },
-                    },
-                    {
-                        "uses": "git-commit",
-                        "as": "commit",
-                        "config": {
-                            "path": "./src",
-                            "message": "${{ task.outputs['update-image'].commitMessage }}",
-                        },
-                    },
-                    {
-                        "uses": "http",
-                        "as": "gate",
-                        "config": {
-                            "url": gate_url,
-                            "successExpression": "response.status == 200",
-                            "pollInterval": "1s",
-                        },
-                    },
-                    {"uses": "git-push", "config": {"path": "./src"}},
-                ],
-            },
-        },
-        {
-            "apiVersion": "kargo.akuity.io/v1alpha1",
-            "kind": "Stage",
-            "metadata": {"name": "preprod", "namespace": project},
-            "spec": {
-                "requestedFreight": [
-                    {
-                        "origin": {"kind": "Warehouse", "name": "example-container"},
-                        "sources": {"direct": True},
-                    }
-                ],
-                "promotionTemplate": {
-                    "spec": {
-                        "steps": [
-                            {
-                                "task": {"name": "promote"},
-                                "vars": [{"name": "envPath", "value": "preprod"}],
-                            }
-                        ]
-                    }
-                },
-            },
-        },
-    ]
 
 
 @pytest.fixture
@@ -181,60 +57,11 @@ def test_kill_between_commit_and_push(
         )
         operator.start()
         try:
-            kube.apply(
-                json.dumps(
-                    {
-                        "apiVersion": "kargo.akuity.io/v1alpha1",
-                        "kind": "Project",
-                        "metadata": {"name": project},
-                        "spec": {
-                            "promotionPolicies": [
-                                {"stage": "preprod", "autoPromotionEnabled": True}
-                            ]
-                        },
-                    }
-                ),
-                server_side=False,
-            )
+            pipeline = GatedProject(kube, project, git, gate, image)
+            pipeline.apply(details=operator.log)
             wait_for(
-                lambda: kube.kubectl("get", "namespace", project, check=False).returncode == 0,
-                what="the project namespace",
-                details=operator.log,
+                pipeline.at_gate, what="the Promotion waiting at the gate", details=operator.log
             )
-            kube.apply(
-                json.dumps(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Secret",
-                        "metadata": {
-                            "name": "git",
-                            "namespace": project,
-                            "labels": {"kargo.akuity.io/cred-type": "git"},
-                        },
-                        "stringData": {
-                            "repoURL": git.url("test/sandbox"),
-                            "username": "kargo",
-                            "password": "pw",
-                        },
-                    }
-                )
-            )
-            for doc in _manifests(project, git.url("test/sandbox"), gate.url, image):
-                kube.apply(json.dumps(doc), server_side=False)
-
-            def promotion() -> dict[str, Any] | None:
-                items = json.loads(
-                    kube.kubectl("get", "promotions", "-n", project, "-o", "json").stdout
-                )["items"]
-                return items[0] if items else None
-
-            def at_gate() -> bool:
-                promo = promotion()
-                meta = (promo or {}).get("status", {}).get("stepExecutionMetadata") or []
-                done = {m["alias"]: m.get("status") for m in meta}
-                return done.get("task-1::commit") == "Succeeded" and gate.hits > 0
-
-            wait_for(at_gate, what="the Promotion waiting at the gate", details=operator.log)
             operator.kill()
             assert not operator.running()
             assert len(git.log("test/sandbox", "master")) == 1  # nothing pushed yet
@@ -243,13 +70,10 @@ def test_kill_between_commit_and_push(
             gate.open.set()
             operator.start()
 
-            def finished() -> str | None:
-                promo = promotion()
-                phase = (promo or {}).get("status", {}).get("phase")
-                return phase if phase in ("Succeeded", "Failed", "Errored", "Aborted") else None
-
-            phase = wait_for(finished, what="the Promotion to finish", details=operator.log)
-            assert phase == "Succeeded", promotion()
+            phase = wait_for(
+                pipeline.finished, what="the Promotion to finish", details=operator.log
+            )
+            assert phase == "Succeeded", pipeline.promotion()
             log = git.log("test/sandbox", "master")
             assert len(log) == 2, log
             assert (

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -77,7 +78,8 @@ class LeaderElector:
 
         config = Config(
             lock,
-            lease_duration=s.lease_duration,
+            # A Lease holds whole seconds (leaseDurationSeconds).
+            lease_duration=max(1, math.ceil(s.lease_duration)),
             renew_deadline=s.renew_deadline,
             retry_period=s.retry_period,
             onstarted_leading=started,

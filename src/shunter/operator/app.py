@@ -582,9 +582,12 @@ class Operator:
             REGISTRY.unregister(collector)
             for server in servers:
                 await server.stop()
-            tasks = [*self._leader_tasks, *([election] if election is not None else [])]
-            await cancel_and_wait(tasks)
+            await cancel_and_wait(self._leader_tasks)
             self._leader_tasks.clear()
+            if election is not None:
+                election.cancel()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await election  # its failure, if any, was logged above
             for queue in self.queues:
                 await queue.stop()
             if self.elector is not None and code == 0:

@@ -12,6 +12,7 @@ import logging
 
 from shunter.api.v1alpha1 import Freight, PromotionPhase
 from shunter.api.v1alpha1 import annotations as ann
+from shunter.api.v1alpha1 import labels as lbl
 from shunter.api.v1alpha1.stage import AutoPromotionHold
 from shunter.cache import PROMOTIONS
 from shunter.controllers.availability import auto_promotion_candidate
@@ -93,6 +94,8 @@ async def _create_promotion(deps: StageDeps, sp: StagePass, freight: Freight) ->
             "name": promotion_name(stage_name, fname),
             "namespace": namespace,
             "annotations": {ann.CREATE_ACTOR: CONTROLLER_ACTOR},
+            # A Promotion belongs to its Stage's shard from the start (Kargo's webhook).
+            "labels": {lbl.SHARD: sp.stage.spec.shard} if sp.stage.spec.shard else {},
         },
         "spec": {"stage": stage_name, "freight": fname},
     }
