@@ -131,11 +131,16 @@ def seed_pipeline(
     values: str,
     env: Mapping[str, str] | None = None,
     project: str = SEED_NAMESPACE,
+    *,
+    operator_kubeconfig: Path | None = None,
+    operator_args: tuple[str, ...] | None = None,
 ) -> Iterator[SeedPipeline]:
     """Start everything and apply the seed; ``values`` is both environments' values.yaml.
 
     ``project`` renames the seed's Project (and so its namespace), which keeps the objects of
-    one run away from another's in the same cluster.
+    one run away from another's in the same cluster. The operator runs with the cluster's
+    administrator kubeconfig and watches the project's namespace, unless
+    ``operator_kubeconfig`` (e.g. a ServiceAccount's token) and ``operator_args`` say otherwise.
     """
     git_server = GitServer(users=dict([_GIT_LOGIN]))
     with git_server as git, Registry(users=dict([_REGISTRY_LOGIN])) as reg:
@@ -147,7 +152,7 @@ def seed_pipeline(
         reg.push_image(SEED_IMAGE_PATH, "latest", base + timedelta(days=1))
         reg.push_image(SEED_IMAGE_PATH, "v1.2.3", base + timedelta(days=2))
         operator = OperatorProcess(
-            kube.operator_kubeconfig_path,
+            operator_kubeconfig or kube.operator_kubeconfig_path,
             work / "work",
             work / "operator.log",
             env={
@@ -155,7 +160,7 @@ def seed_pipeline(
                 "SHUNTER_MIN_STEP_REQUEUE_SECONDS": "0.5",
                 **(env or {}),
             },
-            args=("--namespace", project),
+            args=("--namespace", project) if operator_args is None else operator_args,
         )
         with operator:
             text = render_seed(reg.host, git.base_url)

@@ -15,8 +15,9 @@ Projects stay out of reach. A failure is reported as Ready false with reason
 
 Deletion: the Project carries the finalizer ``kargo.akuity.io/finalizer``. When it is deleted,
 its namespace (and everything in it) is deleted too, unless the Project or the namespace is
-annotated ``kargo.akuity.io/keep-namespace: "true"``, or the namespace was never the Project's
-(it lacks the project label); then the finalizer is removed.
+annotated ``kargo.akuity.io/keep-namespace: "true"`` (then the operator's RoleBinding there is
+removed), or the namespace was never the Project's (it lacks the project label); then the
+finalizer is removed.
 """
 
 from __future__ import annotations
@@ -166,6 +167,9 @@ class ProjectReconciler:
                 (meta.get("annotations") or {}).get(ann.KEEP_NAMESPACE),
             )
             ours = (meta.get("labels") or {}).get(lbl.PROJECT) == "true"
+            if keep and ours and self._access is not None:
+                # No longer a Project's: the operator gives up its access there.
+                await self._kube.delete_role_binding(name, self._access.cluster_role)
             if keep or not ours:
                 log.info(
                     "Project %s deleted; namespace %s kept (%s)",
