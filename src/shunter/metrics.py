@@ -12,6 +12,7 @@ phases - never Freight names, commit IDs, Promotion names or error messages.
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import urlsplit
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -36,8 +37,15 @@ __all__ = [
     "WORKQUEUE_ADDS",
     "WORKQUEUE_RETRIES",
     "count_registry_request",
+    "forget_stage",
+    "forget_warehouse",
+    "touch_stage",
+    "touch_warehouse",
     "url_host",
 ]
+
+#: Kargo's terminal Promotion phases.
+TERMINAL_PHASES = ("Succeeded", "Failed", "Errored", "Aborted")
 
 #: Promotions and their steps take seconds to hours.
 _LONG_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200)
@@ -170,3 +178,31 @@ def count_registry_request(host: str, status: int | None) -> None:
     else:
         outcome = f"{status // 100}xx"
     REGISTRY_REQUESTS.labels(host, outcome).inc()
+
+
+def touch_stage(project: str, stage: str) -> None:
+    """Start a Stage's Promotion counters at 0 for every terminal phase, so that ``increase()``
+    sees its first failure (a series born at 1 looks like no increase)."""
+    for phase in TERMINAL_PHASES:
+        PROMOTIONS.labels(project, stage, phase)
+
+
+def forget_stage(project: str, stage: str) -> None:
+    """Drop the series of a deleted Stage."""
+    for phase in TERMINAL_PHASES:
+        for family in (PROMOTIONS, PROMOTION_DURATION):
+            with contextlib.suppress(KeyError):
+                family.remove(project, stage, phase)
+
+
+def touch_warehouse(project: str, warehouse: str) -> None:
+    """Start a Warehouse's discovery counters at 0."""
+    DISCOVERY_RUNS.labels(project, warehouse)
+    DISCOVERY_ERRORS.labels(project, warehouse)
+
+
+def forget_warehouse(project: str, warehouse: str) -> None:
+    """Drop the series of a deleted Warehouse."""
+    for family in (DISCOVERY_RUNS, DISCOVERY_ERRORS, DISCOVERY_DURATION, FREIGHT_CREATED):
+        with contextlib.suppress(KeyError):
+            family.remove(project, warehouse)

@@ -317,6 +317,10 @@ class Operator:
     async def _warehouse(self, key: ObjectKey) -> Reconciled:
         if not await self._ours(WAREHOUSES, key):
             return Reconciled()
+        if self.cache.raw(WAREHOUSES, *key) is None:
+            metrics.forget_warehouse(*key)
+            return Reconciled()
+        metrics.touch_warehouse(*key)
         return Reconciled(await self.warehouses.reconcile(*key))
 
     async def _freight(self, key: ObjectKey) -> Reconciled:
@@ -329,10 +333,13 @@ class Operator:
     async def _stage(self, key: ObjectKey) -> Reconciled:
         if not await self._ours(STAGES, key):
             return Reconciled()
+        if self.cache.raw(STAGES, *key) is not None:
+            metrics.touch_stage(*key)
         outcome = await self.stages.reconcile(*key)
         return Reconciled(outcome.requeue_after)
 
     async def _forget(self, key: ObjectKey) -> Reconciled:
+        metrics.forget_stage(*key)
         await self.stages.forget(*key)
         return Reconciled()
 
