@@ -121,7 +121,16 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from shunter_devenv.demo import run_demo  # noqa: PLC0415 - only this command needs it
+    from shunter_devenv.packages import (  # noqa: PLC0415
+        MissingPackagesError,
+        ensure_demo_packages,
+    )
 
+    try:
+        ensure_demo_packages(lambda line: _say(f"[demo] {line}"))
+    except MissingPackagesError as exc:
+        _say(f"[demo] {exc}")
+        return 1
     signal.signal(signal.SIGTERM, _raise_interrupt)
     return run_demo(args.work_dir.resolve(), wait=not args.exit)
 
