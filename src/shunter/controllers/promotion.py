@@ -245,6 +245,14 @@ class PromotionReconciler:
     ) -> None:
         phase = status.phase or PromotionPhase.ERRORED
         _record_terminal(promotion, status, phase)
+        log.info(
+            "Promotion %s/%s to Stage %s: %s%s",
+            promotion.metadata.namespace,
+            promotion.metadata.name,
+            promotion.spec.stage,
+            phase.value,
+            f" ({status.message})" if status.message and phase != PromotionPhase.SUCCEEDED else "",
+        )
         reason = f"Promotion{phase.value}"
         ref: FreightReference | None = status.freight
         freight_name = (ref.name if ref else None) or promotion.spec.freight or ""
