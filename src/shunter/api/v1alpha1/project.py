@@ -6,9 +6,10 @@ accepts both: a Project may still carry the legacy ``spec.promotionPolicies``.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, JsonValue
 
 from shunter.api.v1alpha1._base import (
     AGE_COLUMN,
@@ -42,6 +43,8 @@ __all__ = [
     "ProjectStatus",
     "PromotionPolicy",
     "PromotionPolicySelector",
+    "PromotionWindow",
+    "PromotionWindowKind",
     "WebhookReceiverConfig",
     "WebhookReceiverDetails",
 ]
@@ -77,7 +80,12 @@ class PromotionPolicySelector(LabelSelector):
 
 
 class AutoRollback(KubeModel):
-    """Automatic rollback triggers (accepted for compatibility; Kargo keeps it Enterprise-only)."""
+    """When a Stage rolls back to the last Freight verified in it (Kargo Enterprise's field).
+
+    ``onPromotion``: terminal Promotion phases that trigger a rollback (Failed, Errored; none by
+    default). ``onVerification``: terminal verification phases that do (Failed, Error; absent
+    or empty means ``[Failed]``).
+    """
 
     on_promotion: list[Literal["Failed", "Errored"]] | None = Field(
         default=None, max_length=2, json_schema_extra={"x-kubernetes-list-type": "set"}
@@ -256,6 +264,68 @@ class DeepLink(KubeModel):
     if_: str | None = Field(default=None, alias="if")
 
 
+class PromotionWindowKind(StrEnum):
+    """Whether an active window permits or forbids promotions."""
+
+    ALLOW = "Allow"
+    DENY = "Deny"
+
+
+#: ``dtstart``/``dtend``: an iCal date-time, UTC (``Z``) or with a ``TZID=<zone>:`` prefix.
+ICAL_DATE_TIME_PATTERN = r"^(TZID=[^:;]+:)?[0-9]{8}T[0-9]{6}Z?$"
+
+
+class PromotionWindow(KubeModel):
+    """A one-shot or recurring time window that allows or denies promotions to the Stages it
+    matches (Kargo Enterprise's ``PromotionWindow``; shunter enforces it).
+
+    Without ``rrule`` the window is the interval ``dtstart``..``dtend`` (either end may be left
+    open); with ``rrule`` (RFC 5545, e.g. ``FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR``) it repeats from
+    ``dtstart``, each occurrence lasting ``dtend - dtstart``.
+    """
+
+    model_config = api_config(
+        rules(
+            cel(
+                "!has(self.rrule) || (has(self.dtstart) && has(self.dtend))",
+                "a recurring window (rrule) needs dtstart and dtend",
+            )
+        )
+    )
+
+    name: str = Field(min_length=1, max_length=253, pattern=K8S_NAME_PATTERN)
+    stage_selector: PromotionPolicySelector | None = Field(
+        default=None,
+        description="The Stages the window applies to (all Stages in scope when omitted).",
+    )
+    project_selector: PromotionPolicySelector | None = Field(
+        default=None,
+        description="ClusterConfig only: the Projects the window applies to (all when omitted).",
+    )
+    kind: PromotionWindowKind
+    rrule: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="An RFC 5545 recurrence rule; without it the window happens once.",
+    )
+    dtstart: str | None = Field(
+        default=None,
+        pattern=ICAL_DATE_TIME_PATTERN,
+        description='Start, e.g. "TZID=Europe/Berlin:20260105T090000" or "20260105T080000Z".',
+    )
+    dtend: str | None = Field(
+        default=None,
+        pattern=ICAL_DATE_TIME_PATTERN,
+        description="End (of the first occurrence), in the format of dtstart.",
+    )
+
+
+_WINDOWS_EXTRA: dict[str, JsonValue] = {
+    "x-kubernetes-list-type": "map",
+    "x-kubernetes-list-map-keys": ["name"],
+}
+
+
 class ProjectConfigSpec(KubeModel):
     """Project-level configuration."""
 
@@ -263,6 +333,18 @@ class ProjectConfigSpec(KubeModel):
     webhook_receivers: list[WebhookReceiverConfig] | None = None
     freight_links: list[DeepLink] | None = None
     stage_links: list[DeepLink] | None = None
+    promotion_windows: list[PromotionWindow] | None = Field(
+        default=None,
+        json_schema_extra={
+            **_WINDOWS_EXTRA,
+            "x-kubernetes-validations-items": [
+                cel(
+                    "!has(self.projectSelector)",
+                    "projectSelector is only allowed on ClusterConfig promotion windows",
+                )
+            ],
+        },
+    )
 
 
 class ConfigStatusBase(KubeModel):
@@ -315,6 +397,9 @@ class ClusterConfigSpec(KubeModel):
     git_client: GitClientConfig | None = None
     freight_links: list[DeepLink] | None = None
     stage_links: list[DeepLink] | None = None
+    promotion_windows: list[PromotionWindow] | None = Field(
+        default=None, json_schema_extra=_WINDOWS_EXTRA
+    )
 
 
 class ClusterConfigStatus(ConfigStatusBase):

@@ -44,6 +44,7 @@ __all__ = [
     "PromotionReference",
     "PromotionTemplate",
     "PromotionTemplateSpec",
+    "PromotionWindowStatus",
     "Stage",
     "StageSpec",
     "StageStatus",
@@ -207,6 +208,21 @@ class AutoPromotionHold(KubeModel):
     created_at: Time | None = None
 
 
+class PromotionWindowStatus(KubeModel):
+    """Whether promotion windows let the Stage be promoted now, and when that changes.
+
+    Advisory, as current as the Stage's last reconcile (shunter reconciles at every window edge).
+    ``reason`` names the window responsible while ``closed``; a missing ``nextOpen`` while
+    closed means no reopening is known.
+    """
+
+    closed: bool
+    reason: str | None = None
+    next_open: Time | None = None
+    next_close: Time | None = None
+    next_close_reason: str | None = None
+
+
 class StageStatus(KubeModel):
     """Observed state of a Stage."""
 
@@ -222,6 +238,7 @@ class StageStatus(KubeModel):
     current_promotion: PromotionReference | None = None
     last_promotion: PromotionReference | None = None
     auto_promotion_enabled: bool | None = None
+    promotion_window_status: PromotionWindowStatus | None = None
     metadata: dict[str, AnyJSON] | None = None
     auto_promotion_holds: dict[str, AutoPromotionHold] | None = None
     effective_auto_promotion_holds: dict[str, AutoPromotionHold] | None = None
