@@ -357,7 +357,10 @@ class OperatorConfig:
                 **positive,
             ),
             git_mirror_sweep_seconds=e.get(
-                "SHUNTER_GIT_MIRROR_SWEEP_SECONDS", base.git_mirror_sweep_seconds, _seconds, minimum=1
+                "SHUNTER_GIT_MIRROR_SWEEP_SECONDS",
+                base.git_mirror_sweep_seconds,
+                _seconds,
+                minimum=1,
             ),
             receivers_address=e.get("SHUNTER_RECEIVERS_ADDRESS", base.receivers_address, _address),
             receivers_base_url=e.text("SHUNTER_RECEIVERS_BASE_URL", base.receivers_base_url),

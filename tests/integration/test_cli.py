@@ -146,7 +146,16 @@ def test_get_stages_prints_a_table(project: Project, capsys: pytest.CaptureFixtu
     code, out, _ = project.run(capsys, "get", "stages", "-n", project.name)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["NAME", "CURRENT", "FREIGHT", "HEALTH", "READY", "STATUS", "AGE"]
+    assert lines[0].split() == [
+        "NAME",
+        "CURRENT",
+        "FREIGHT",
+        "HEALTH",
+        "READY",
+        "WINDOW",
+        "STATUS",
+        "AGE",
+    ]
     assert [line.split()[0] for line in lines[1:]] == ["elsewhere", "preprod", "prod"]
 
 

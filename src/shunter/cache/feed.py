@@ -40,9 +40,12 @@ from shunter.cache.store import Cache
 from shunter.kube.client import KubeClient
 from shunter.kube.informer import Informer, Kind
 
-__all__ = ["CacheFeed"]
+__all__ = ["CLUSTER_CONFIG_NAME", "CacheFeed"]
 
 log = logging.getLogger(__name__)
+
+#: The name the ClusterConfig must have.
+CLUSTER_CONFIG_NAME = "cluster"
 
 _SHARDED = (WAREHOUSES, STAGES, PROMOTIONS)
 _NAMESPACED = (PROJECT_CONFIGS, WAREHOUSES, STAGES, FREIGHTS, PROMOTIONS, PROMOTION_TASKS)
@@ -78,7 +81,7 @@ class CacheFeed:
         else:
             self._informer(PROJECTS)
         self._informer(CLUSTER_PROMOTION_TASKS)
-        self._informer(CLUSTER_CONFIGS, field_selector="metadata.name=cluster")
+        self._informer(CLUSTER_CONFIGS, field_selector=f"metadata.name={CLUSTER_CONFIG_NAME}")
         for kind in _NAMESPACED:
             self.add(kind, label_selector=shard_selector if kind in _SHARDED else None)
         for namespace in namespaces:

@@ -9,8 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from shunter.api.v1alpha1 import Freight, Project, ProjectConfig, Promotion, Stage, Warehouse
-from shunter.api.v1alpha1.project import ClusterConfig
+from shunter.api.v1alpha1 import (
+    ClusterConfig,
+    Freight,
+    Project,
+    ProjectConfig,
+    Promotion,
+    Stage,
+    Warehouse,
+)
 from shunter.cache.kinds import (
     ANALYSIS_RUNS,
     CLUSTER_CONFIGS,
@@ -43,6 +50,10 @@ class KargoCache(Cache):
     def project_config(self, namespace: str) -> ProjectConfig | None:
         """The project's ProjectConfig (named after the project), if any."""
         return self.get(PROJECT_CONFIGS, ProjectConfig, namespace, namespace)
+
+    def cluster_config(self) -> ClusterConfig | None:
+        """The ClusterConfig, if there is one."""
+        return self.get(CLUSTER_CONFIGS, ClusterConfig, "", "cluster")
 
     # -- warehouses and stages -----------------------------------------------------------
 

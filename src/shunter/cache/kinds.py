@@ -48,6 +48,7 @@ FREIGHTS = Kind(KARGO_GROUP, KARGO_VERSION, "freights")
 PROMOTIONS = Kind(KARGO_GROUP, KARGO_VERSION, "promotions")
 PROMOTION_TASKS = Kind(KARGO_GROUP, KARGO_VERSION, "promotiontasks")
 CLUSTER_PROMOTION_TASKS = Kind(KARGO_GROUP, KARGO_VERSION, "clusterpromotiontasks", False)
+#: The one ClusterConfig (named ``cluster``).
 CLUSTER_CONFIGS = Kind(KARGO_GROUP, KARGO_VERSION, "clusterconfigs", namespaced=False)
 ANALYSIS_RUNS = Kind("argoproj.io", "v1alpha1", "analysisruns")
 #: Only credentials Secrets (labelled ``kargo.akuity.io/cred-type``) are cached.

@@ -172,6 +172,20 @@ def _last_promotion(stage: JSON, _now: datetime) -> str:
     return f"{name} ({phase})" if name and phase else name
 
 
+def _window(stage: JSON, now: datetime) -> str:
+    """Whether promotion windows let the Stage be promoted, and until when."""
+    status = _get(stage, "status", "promotionWindowStatus")
+    if not isinstance(status, Mapping):
+        return ""
+    closed = bool(status.get("closed"))
+    edge = parse_time(status.get("nextOpen" if closed else "nextClose"))
+    state = "closed" if closed else "open"
+    if edge is None:
+        return state
+    verb = "opens" if closed else "closes"
+    return f"{state} ({verb} in {human_duration((edge - now).total_seconds())})"
+
+
 def _step(promotion: JSON, _now: datetime) -> str:
     steps = _get(promotion, "spec", "steps") or []
     current = _get(promotion, "status", "currentStep")
@@ -238,6 +252,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column("CURRENT FREIGHT", _field("status", "freightSummary")),
         Column("HEALTH", _field("status", "health", "status")),
         Column("READY", _ready),
+        Column("WINDOW", _window),
         Column("STATUS", _ready_message),
         Column("SOURCES", _sources, wide_only=True),
         Column("LAST PROMOTION", _last_promotion, wide_only=True),

@@ -20,10 +20,16 @@ from shunter.api.v1alpha1.project import (
     Project,
     ProjectConfig,
     PromotionPolicy,
+    PromotionPolicySelector,
 )
 from shunter.registries.patterns import BadPatternError, GoRegexp
 
-__all__ = ["auto_promotion_enabled", "label_selector_matches", "stage_name_matches"]
+__all__ = [
+    "auto_promotion_enabled",
+    "label_selector_matches",
+    "selector_matches",
+    "stage_name_matches",
+]
 
 
 @functools.lru_cache(maxsize=256)
@@ -65,15 +71,20 @@ def label_selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -
     return all(_requirement_matches(r, labels) for r in selector.match_expressions or [])
 
 
+def selector_matches(
+    selector: PromotionPolicySelector, name: str, labels: Mapping[str, str]
+) -> bool:
+    """A policy's (or a promotion window's) selector: the name pattern AND the labels."""
+    if selector.name and not stage_name_matches(selector.name, name):
+        return False
+    return label_selector_matches(selector, labels)
+
+
 def _policy_matches(policy: PromotionPolicy, stage: str, labels: Mapping[str, str]) -> bool:
     if policy.stage is not None:
         return policy.stage == stage
     selector = policy.stage_selector
-    if selector is None:
-        return False
-    if selector.name and not stage_name_matches(selector.name, stage):
-        return False
-    return label_selector_matches(selector, labels)
+    return selector is not None and selector_matches(selector, stage, labels)
 
 
 def auto_promotion_enabled(

@@ -10,7 +10,8 @@ Order of business on each reconcile:
    ``vars`` immutable.
 2. No phase yet: ``Pending``.
 3. An abort request (``kargo.akuity.io/abort: terminate``) ends it as ``Aborted``.
-4. Wait until the Stage's ``status.currentPromotion`` names this Promotion.
+4. Wait until the Stage's ``status.currentPromotion`` names this Promotion; while promotion
+   windows keep the Stage closed, the message says so (``Waiting for a promotion window: ...``).
 5. Before the first step: the Freight must be available to the Stage, else ``Errored`` with the
    reason. Then the engine runs the steps, saving the status after every step.
 6. On a terminal phase: an Event, and the Stage is woken to record the result.
@@ -33,6 +34,7 @@ from shunter.controllers.availability import freight_availability
 from shunter.controllers.collections import freight_reference, with_freight
 from shunter.controllers.lookups import CachePromotionSources
 from shunter.controllers.promotion_spec import PromotionSpecError, complete_promotion
+from shunter.controllers.windows import WAITING_PREFIX, waiting_message
 from shunter.controllers.wiring import Enqueue, EventSink
 from shunter.kube.client import KubeClient, NotFoundError
 from shunter.kube.informer import Kind
@@ -114,6 +116,7 @@ class PromotionReconciler:
             )
             return PromotionOutcome()
         if not is_current:
+            await self._note_window(promotion, status, stage)
             # The Stage wakes this Promotion when it is its turn; look again now and then anyway.
             return PromotionOutcome(requeue_after=30.0)
 
@@ -165,6 +168,20 @@ class PromotionReconciler:
         if result.requeue_after is None:
             return PromotionOutcome()
         return PromotionOutcome(requeue_after=result.requeue_after.total_seconds())
+
+    async def _note_window(
+        self, promotion: Promotion, status: PromotionStatus, stage: Stage
+    ) -> None:
+        """A pending Promotion says when promotion windows hold it back (and stops saying it
+        once they open)."""
+        if status.phase != PromotionPhase.PENDING:
+            return
+        windows = stage.status.promotion_window_status if stage.status else None
+        message = waiting_message(windows) if windows is not None and windows.closed else None
+        if message is None and not (status.message or "").startswith(WAITING_PREFIX):
+            return
+        if message != status.message:
+            await self._save(promotion, status.model_copy(update={"message": message}))
 
     # -- steps and freight -----------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 * A Stage is queued when its spec or metadata changes (not its status: that is usually its own
   write), when one of its Promotions changes, when Freight from an origin it requests changes
   (or Freight it is in / verified in / approved for), when an upstream Stage's status changes,
-  and when its project's ProjectConfig or Project changes. A deleted Stage is forgotten by the
+  and when its project's ProjectConfig or Project changes; every Stage when the ClusterConfig
+  changes (its promotion windows). A deleted Stage is forgotten by the
   Freight that named it, and the Stages downstream of it look again.
 * A Promotion is queued on any change of it; a Freight on any change; a Warehouse or Project
   unless only its status changed; an AnalysisRun (of a Stage) on any change, and its Stage.
@@ -123,8 +124,11 @@ class Triggers:
         self._stages(self._cache.stage_keys(namespace))
 
     def _cluster_config(self, old: JSON | None, new: JSON | None) -> None:
-        if new is not None and not only_status_changed(old, new):
-            self._queues.config("")
+        if only_status_changed(old, new):
+            return
+        if new is not None:
+            self._queues.config("")  # the webhook receivers' status
+        self._stages(self._cache.keys(STAGES))  # promotion windows may have changed
 
     def _stage(self, old: JSON | None, new: JSON | None) -> None:
         namespace, name = _key(new or old or {})

@@ -213,6 +213,31 @@ class Verification:
     finished: str
 
 
+@dataclass(frozen=True)
+class WindowNote:
+    """What promotion windows say about a Stage (``status.promotionWindowStatus``)."""
+
+    closed: bool
+    reason: str
+    next_open: str
+    next_close: str
+    next_close_reason: str
+
+
+def window_note(stage: Mapping[str, Any]) -> WindowNote | None:
+    """The Stage's promotion window status, or None when no window gates it."""
+    status = as_dict(stage.get("status")).get("promotionWindowStatus")
+    if not isinstance(status, Mapping):
+        return None
+    return WindowNote(
+        closed=bool(status.get("closed")),
+        reason=as_str(status.get("reason")),
+        next_open=as_str(status.get("nextOpen")),
+        next_close=as_str(status.get("nextClose")),
+        next_close_reason=as_str(status.get("nextCloseReason")),
+    )
+
+
 @dataclass
 class StageCard:
     """What the pipeline graph shows of a Stage."""
@@ -233,6 +258,7 @@ class StageCard:
     requested: list[str]
     upstream_stages: list[str] = field(default_factory=list)
     warehouses: list[str] = field(default_factory=list)
+    window: WindowNote | None = None
 
     @property
     def node_id(self) -> str:
@@ -335,6 +361,7 @@ def stage_card(stage: Mapping[str, Any], freights: Mapping[str, JSON]) -> StageC
         requested=[origin_key(as_dict(r.get("origin"))) for r in _requests(stage)],
         upstream_stages=upstream,
         warehouses=warehouses,
+        window=window_note(stage),
     )
 
 

@@ -9,10 +9,11 @@ left out. With ``rrule`` (RFC 5545: ``FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR``) occurr
 computed in the wall-clock time of ``dtstart``'s zone, so a 09:00 start stays 09:00 across a
 daylight-saving change; each lasts the exact duration ``dtend - dtstart``.
 
-The recurrence is never expanded from ``dtstart`` up to now: for rules without ``COUNT`` and
-with ``FREQ`` ``HOURLY``, ``DAILY`` or ``WEEKLY``, dateutil is handed a ``dtstart`` moved
-forward by whole periods (``INTERVAL`` hours, days or weeks in wall-clock time), which yields
-the same occurrences from there on; and expansion stops at the look-ahead horizon. So a window
+The recurrence is never expanded from ``dtstart`` up to now: for rules without ``COUNT``,
+dateutil is handed a ``dtstart`` moved forward by whole periods (``INTERVAL`` hours, days,
+weeks, months or years in wall-clock time; months and years only from a ``dtstart`` on the
+28th or earlier, which whole months keep), which yields the same occurrences from there on;
+and expansion stops at the look-ahead horizon. So a window
 started years ago costs as little as one started yesterday. ``SECONDLY`` and ``MINUTELY``
 rules are refused, and so is a recurring occurrence longer than a year.
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
 __all__ = [
@@ -104,22 +106,32 @@ class _Rule:
     start: datetime
     #: The wall-clock period to move ``dtstart`` by (None: never moved).
     period: timedelta | None
+    #: Or the period in months (MONTHLY and YEARLY rules).
+    months: int | None
     counted: bool
+
+    def _periods_before(self, wall_since: datetime, wall_start: datetime) -> datetime | None:
+        """``dtstart`` moved forward by whole periods to two periods before ``wall_since``."""
+        if self.period is not None:
+            periods = (wall_since - wall_start) // self.period - 2
+            return wall_start + periods * self.period if periods > 0 else None
+        if self.months is not None:
+            elapsed = (wall_since.year - wall_start.year) * 12 + wall_since.month - wall_start.month
+            periods = elapsed // self.months - 2
+            return wall_start + relativedelta(months=periods * self.months) if periods > 0 else None
+        return None
 
     def near(self, since: datetime, until: datetime) -> rrule:
         """The rule yielding the same occurrences in ``[since, until]`` (UTC instants), with
         ``dtstart`` moved forward to shortly before ``since`` and expansion stopping at
         ``until``."""
         rule = self.rule
-        if self.period is not None:
-            zone = self.start.tzinfo
-            wall_since = since.astimezone(zone).replace(tzinfo=None)
-            wall_start = self.start.replace(tzinfo=None)
-            periods = (wall_since - wall_start) // self.period - 2
-            if periods > 0:
-                rule = rule.replace(
-                    dtstart=(wall_start + periods * self.period).replace(tzinfo=zone)
-                )
+        zone = self.start.tzinfo
+        moved = self._periods_before(
+            since.astimezone(zone).replace(tzinfo=None), self.start.replace(tzinfo=None)
+        )
+        if moved is not None:
+            rule = rule.replace(dtstart=moved.replace(tzinfo=zone))
         if not self.counted:
             # dateutil keeps the rule's own UNTIL only in a private attribute
             original: datetime | None = getattr(self.rule, "_until", None)
@@ -163,9 +175,13 @@ def _parse_rule(text: str, start: datetime) -> _Rule:
         raise WindowError("rrule", f"{text!r} is not a valid recurrence rule: {exc}") from None
     if not isinstance(parsed, rrule):
         raise WindowError("rrule", f"{text!r} is not a single recurrence rule")
+    movable = not counted and interval > 0
     base = _FAST_FORWARD.get(freq)
-    period = base * interval if base is not None and not counted and interval > 0 else None
-    return _Rule(rule=parsed, start=start, period=period, counted=counted)
+    period = base * interval if base is not None and movable else None
+    # Whole months keep the day of the month only up to the 28th.
+    per_month = {"MONTHLY": 1, "YEARLY": 12}.get(freq)
+    months = per_month * interval if per_month and movable and start.day <= 28 else None
+    return _Rule(rule=parsed, start=start, period=period, months=months, counted=counted)
 
 
 @dataclass(frozen=True)

@@ -135,12 +135,28 @@ def test_stage_rows_follow_the_printer_columns() -> None:
         },
     }
     headers, rows = table_rows("stages", [stage], now=NOW)
-    assert headers == ["NAME", "CURRENT FREIGHT", "HEALTH", "READY", "STATUS", "AGE"]
-    assert rows == [["prod", "abc123", "Healthy", "True", "Stage is ready really", "120m"]]
+    assert headers == ["NAME", "CURRENT FREIGHT", "HEALTH", "READY", "WINDOW", "STATUS", "AGE"]
+    assert rows == [["prod", "abc123", "Healthy", "True", "", "Stage is ready really", "120m"]]
     headers, rows = table_rows("stages", [stage], wide=True, now=NOW)
     assert "SOURCES" in headers
     assert rows[0][headers.index("SOURCES")] == "images<-stage/preprod"
     assert rows[0][headers.index("LAST PROMOTION")] == "prod.01abc.abc123 (Succeeded)"
+
+
+def test_stage_rows_show_the_promotion_windows() -> None:
+    def window(**status: object) -> dict[str, object]:
+        return {"metadata": {"name": "prod"}, "status": {"promotionWindowStatus": status}}
+
+    def cell(stage: dict[str, object]) -> str:
+        headers, rows = table_rows("stages", [stage], now=NOW)
+        return rows[0][headers.index("WINDOW")]
+
+    opens = (NOW + timedelta(hours=3, minutes=5)).isoformat().replace("+00:00", "Z")
+    assert cell(window(closed=True, reason="freeze", nextOpen=opens)) == "closed (opens in 3h5m)"
+    assert cell(window(closed=True, reason="freeze")) == "closed"
+    closes = (NOW + timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    assert cell(window(closed=False, nextClose=closes)) == "open (closes in 2d)"
+    assert cell(window(closed=False)) == "open"
 
 
 def test_promotion_rows_and_missing_fields() -> None:

@@ -112,3 +112,13 @@ def test_config_changes_publish_receivers_but_their_own_status_writes_do_not() -
         {**cluster, "metadata": {"name": "cluster", "resourceVersion": "2"}, "status": {}},
     )
     assert queued["config"] == ["p", ""]
+
+
+def test_the_cluster_config_wakes_every_stage_unless_only_its_status_changed() -> None:
+    cache, queued = wired()
+    cluster = {"metadata": {"name": "cluster", "resourceVersion": "1"}, "spec": {}}
+    cache.upsert(CLUSTER_CONFIGS, cluster)
+    assert sorted(queued["stage"]) == [("p", "down"), ("p", "other"), ("p", "up")]
+    queued.clear()
+    cache.upsert(CLUSTER_CONFIGS, {**cluster, "status": {"conditions": []}})
+    assert queued["stage"] == []

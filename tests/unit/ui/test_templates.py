@@ -63,3 +63,26 @@ def test_a_timeline_row_escapes_the_alias_and_artifacts() -> None:
     html = _render("_freight_row.html", project="p", row=views.freight_row(freight, {}))
     assert "<script>" not in html
     assert "<img" not in html
+
+
+def test_a_freeze_shows_on_the_card_and_the_stage_page_escaped() -> None:
+    stage = {
+        "metadata": {"name": "prod"},
+        "spec": {"requestedFreight": []},
+        "status": {
+            "promotionWindowStatus": {
+                "closed": True,
+                "reason": f"Deny promotion window {HOSTILE} is active",
+                "nextOpen": "2026-12-01T09:00:00Z",
+            }
+        },
+    }
+    card = views.stage_card(stage, {})
+    html = _render("_stage_card.html", project="p", card=card)
+    assert 'class="pill frozen"' in html
+    assert 'datetime="2026-12-01T09:00:00Z"' in html
+    assert "<script>" not in html
+    html = _render("_stage_status.html", project="p", card=card, apps=[])
+    assert "Promotion windows" in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Opens" in html

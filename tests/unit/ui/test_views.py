@@ -169,3 +169,20 @@ def test_project_summary_counts_health_promotions_and_failures() -> None:
     assert (summary.stages, summary.healthy, summary.unhealthy) == (2, 1, 1)
     assert (summary.promoting, summary.failed) == (1, 1)
     assert summary.last_activity == "2026-11-26T12:00:00Z"
+
+
+def test_a_closed_promotion_window_is_on_the_card() -> None:
+    status = {
+        "closed": True,
+        "reason": 'Deny promotion window "freeze" (ProjectConfig) is active',
+        "nextOpen": "2026-12-01T09:00:00Z",
+    }
+    card = views.stage_card(_stage("prod", promotionWindowStatus=status), {})
+    assert card.window == views.WindowNote(
+        closed=True,
+        reason='Deny promotion window "freeze" (ProjectConfig) is active',
+        next_open="2026-12-01T09:00:00Z",
+        next_close="",
+        next_close_reason="",
+    )
+    assert views.stage_card(_stage("prod"), {}).window is None

@@ -1,9 +1,10 @@
 """Auto-promotion: a Promotion for the newest available Freight of each requested origin, where
 the project's policy allows it.
 
-Nothing is created while a hold is in force (a manual promotion of other Freight holds the
-origin back), for Freight the Stage already has or is promoting, or for Freight whose last
-automatic Promotion did not succeed (never retried automatically).
+Nothing is created while promotion windows keep the Stage closed (the reconcile at the next
+opening promotes the then-newest Freight), while a hold is in force (a manual promotion of
+other Freight holds the origin back), for Freight the Stage already has or is promoting, or
+for Freight whose last automatic Promotion did not succeed (never retried automatically).
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from shunter.cache import PROMOTIONS
 from shunter.controllers.availability import auto_promotion_candidate
 from shunter.controllers.lookups import stage_auto_promotion_enabled
 from shunter.controllers.naming import promotion_name
-from shunter.controllers.stage.context import StageDeps, StagePass, current_collection, phase_of
+from shunter.controllers.stage.context import (
+    StageDeps,
+    StagePass,
+    current_collection,
+    phase_of,
+    promotions_frozen,
+)
 from shunter.controllers.stage.promotions import finish_key, hold_of, order_key
 from shunter.kube.client import ConflictError
 
@@ -41,6 +48,8 @@ async def auto_promote(deps: StageDeps, sp: StagePass) -> None:
         return
     effective = _effective_holds(sp)
     status.effective_auto_promotion_holds = effective or None
+    if promotions_frozen(status):
+        return  # promotion windows are closed: the next opening promotes the newest Freight
     current = current_collection(status)
     current_names = {i.name for i in (current.items or {}).values()} if current else set()
     for request in sp.stage.spec.requested_freight:

@@ -23,6 +23,7 @@ __all__ = [
     "current_collection",
     "patch_freight_status",
     "phase_of",
+    "promotions_frozen",
     "timestamp",
 ]
 
@@ -80,6 +81,12 @@ class StagePass:
 def phase_of(p: Promotion) -> PromotionPhase | None:
     """A Promotion's phase (None before the controller set one)."""
     return p.status.phase if p.status else None
+
+
+def promotions_frozen(status: StageStatus) -> bool:
+    """Promotion windows keep the Stage from starting a Promotion now."""
+    windows = status.promotion_window_status
+    return windows is not None and windows.closed
 
 
 def current_collection(status: StageStatus) -> FreightCollection | None:

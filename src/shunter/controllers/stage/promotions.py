@@ -4,7 +4,8 @@ Terminal Promotions not yet recorded are replayed oldest first: each becomes
 ``lastPromotion``; a Succeeded one pushes its FreightCollection onto ``freightHistory``;
 hold/resume intents update ``autoPromotionHolds``. When nothing is running (and the current
 Freight is not waiting for verification), the oldest pending Promotion becomes
-``currentPromotion`` - which is what lets the Promotion controller run it.
+``currentPromotion`` - which is what lets the Promotion controller run it - unless promotion
+windows keep the Stage closed (the Promotion waits for them to open).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from shunter.api.v1alpha1.common import FreightOrigin, FreightReference
 from shunter.api.v1alpha1.stage import AutoPromotionHold, PromotionReference, StageStatus
 from shunter.controllers.collections import push_history
 from shunter.controllers.conditions import remove_condition, set_condition
-from shunter.controllers.stage.context import StagePass, phase_of
+from shunter.controllers.stage.context import StagePass, phase_of, promotions_frozen
 from shunter.controllers.stage.verification import awaiting_verification
 
 __all__ = ["finish_key", "hold_of", "order_key", "sort_promotions", "sync_promotions"]
@@ -66,6 +67,8 @@ def sync_promotions(sp: StagePass) -> None:
     status = sp.status
     if status.current_promotion is not None or awaiting_verification(status):
         return
+    if promotions_frozen(status):
+        return  # pending Promotions wait for the promotion windows to open
     queue = [
         p
         for p in sort_promotions(sp.promotions)

@@ -23,11 +23,15 @@ from shunter.controllers.stage.status import (
     write_status,
 )
 from shunter.controllers.stage.verification import verify
+from shunter.controllers.windows import stage_window_state, window_status
 from shunter.kube.client import ConflictError, NotFoundError
 
 __all__ = ["StageOutcome", "StageReconciler"]
 
 log = logging.getLogger(__name__)
+
+#: Seconds after a promotion window's edge at which the Stage looks again.
+_EDGE_MARGIN = 0.2
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ class StageReconciler:
             now=datetime.now(UTC).replace(microsecond=0),
         )
         requeue: float | None = None
+        windows = None if control_flow else stage_window_state(deps.cache, stage, sp.now)
+        sp.status.promotion_window_status = window_status(windows)
         if control_flow:
             await mark_control_flow(deps, sp)
             summarize_control_flow(sp)
@@ -99,6 +105,10 @@ class StageReconciler:
             elif has_health_checks(sp) or _soaks(sp):
                 # Health lives outside the cluster's objects; soak time passes without events.
                 requeue = self._resync
+            if windows is not None and windows.next_change is not None:
+                # Look again when the schedule opens or closes, not only on events.
+                edge = (windows.next_change - datetime.now(UTC)).total_seconds() + _EDGE_MARGIN
+                requeue = max(edge, 0.0) if requeue is None else min(requeue, max(edge, 0.0))
         sp.status = sp.status.model_copy(
             update={
                 "observed_generation": stage.metadata.generation,
@@ -116,6 +126,11 @@ class StageReconciler:
         if sp.status.current_promotion is not None:
             # Only now can the Promotion controller see that it is this Promotion's turn.
             deps.enqueue.promotion(namespace, sp.status.current_promotion.name)
+        if sp.status.promotion_window_status != old_status.promotion_window_status:
+            # Waiting Promotions say why they wait (or stop saying it).
+            for promotion in sp.promotions:
+                if not (phase_of(promotion) or PromotionPhase.PENDING).is_terminal:
+                    deps.enqueue.promotion(namespace, promotion.metadata.name or "")
         return StageOutcome(requeue_after=requeue)
 
     async def forget(self, namespace: str, name: str) -> None:
