@@ -11,7 +11,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from shunter.api.v1alpha1.annotations import CREATE_ACTOR
+from shunter.api.v1alpha1.annotations import CREATE_ACTOR, ROLLBACK
 from shunter.cli_commands.completion import completes
 from shunter.cli_commands.lookup import describe_freight, get_object
 from shunter.cli_commands.promotion_view import format_steps, promotion_duration, step_rows
@@ -71,6 +71,7 @@ def describe_command(session: Session) -> int:
         ("Message", str(status.get("message") or "").strip()),
         ("Created", _when(meta.get("creationTimestamp"), now)),
         ("Created by", str((meta.get("annotations") or {}).get(CREATE_ACTOR) or "")),
+        ("Rollback", "yes" if (meta.get("annotations") or {}).get(ROLLBACK) == "true" else ""),
         ("Started", _when(status.get("startedAt"), now)),
         ("Finished", _when(status.get("finishedAt"), now)),
         ("Duration", promotion_duration(promotion, now)),

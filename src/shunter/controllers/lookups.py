@@ -6,12 +6,18 @@ from __future__ import annotations
 
 from shunter.api.v1alpha1 import Freight, Stage
 from shunter.api.v1alpha1.common import PromotionTaskReference, PromotionTaskReferenceKind
+from shunter.api.v1alpha1.project import AutoRollback
 from shunter.api.v1alpha1.promotion_task import PromotionTaskSpec
 from shunter.cache import FREIGHTS, KargoCache
-from shunter.controllers.policies import auto_promotion_enabled
+from shunter.controllers.policies import auto_promotion_enabled, matching_policy
 from shunter.kube.client import KubeClient, NotFoundError
 
-__all__ = ["CachePromotionSources", "stage_auto_promotion_enabled", "stage_freight"]
+__all__ = [
+    "CachePromotionSources",
+    "stage_auto_promotion_enabled",
+    "stage_auto_rollback",
+    "stage_freight",
+]
 
 
 def stage_auto_promotion_enabled(cache: KargoCache, stage: Stage) -> bool:
@@ -23,6 +29,15 @@ def stage_auto_promotion_enabled(cache: KargoCache, stage: Stage) -> bool:
     return auto_promotion_enabled(
         stage.metadata.name or "", stage.metadata.labels or {}, config, project
     )
+
+
+def stage_auto_rollback(cache: KargoCache, stage: Stage) -> AutoRollback | None:
+    """The ``autoRollback`` of the ProjectConfig policy that matches the Stage (None: off)."""
+    namespace = stage.metadata.namespace or ""
+    policy = matching_policy(
+        stage.metadata.name or "", stage.metadata.labels or {}, cache.project_config(namespace)
+    )
+    return policy.auto_rollback if policy is not None else None
 
 
 def stage_freight(

@@ -27,6 +27,7 @@ from shunter.registries.patterns import BadPatternError, GoRegexp
 __all__ = [
     "auto_promotion_enabled",
     "label_selector_matches",
+    "matching_policy",
     "selector_matches",
     "stage_name_matches",
 ]
@@ -87,6 +88,17 @@ def _policy_matches(policy: PromotionPolicy, stage: str, labels: Mapping[str, st
     return selector is not None and selector_matches(selector, stage, labels)
 
 
+def matching_policy(
+    stage: str, labels: Mapping[str, str], project_config: ProjectConfig | None
+) -> PromotionPolicy | None:
+    """The first ProjectConfig policy that matches the Stage, if any."""
+    spec = project_config.spec if project_config is not None else None
+    for policy in (spec.promotion_policies if spec else None) or []:
+        if _policy_matches(policy, stage, labels):
+            return policy
+    return None
+
+
 def auto_promotion_enabled(
     stage: str,
     labels: Mapping[str, str],
@@ -95,11 +107,8 @@ def auto_promotion_enabled(
 ) -> bool:
     """Whether the Stage may be auto-promoted."""
     if project_config is not None:
-        spec = project_config.spec
-        for policy in (spec.promotion_policies if spec else None) or []:
-            if _policy_matches(policy, stage, labels):
-                return bool(policy.auto_promotion_enabled)
-        return False
+        policy = matching_policy(stage, labels, project_config)
+        return policy is not None and bool(policy.auto_promotion_enabled)
     if project is not None and project.spec is not None:
         for legacy in project.spec.promotion_policies or []:
             if legacy.stage == stage:

@@ -289,6 +289,11 @@ class PromotionReconciler:
                 "event.kargo.akuity.io/stage-name": promotion.spec.stage,
                 "event.kargo.akuity.io/freight-name": freight_name,
                 "event.kargo.akuity.io/freight-alias": (freight.alias or "") if freight else "",
+                **(
+                    {"event.kargo.akuity.io/rollback": "true"}
+                    if (promotion.metadata.annotations or {}).get(ann.ROLLBACK) == "true"
+                    else {}
+                ),
             },
             warning=phase not in (PromotionPhase.SUCCEEDED,),
         )

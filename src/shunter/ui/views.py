@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shunter.api.v1alpha1.annotations import COLOR, CREATE_ACTOR, DESCRIPTION
+from shunter.api.v1alpha1.annotations import COLOR, CREATE_ACTOR, DESCRIPTION, ROLLBACK
 
 __all__ = [
     "Artifact",
@@ -545,6 +545,8 @@ class PromotionRow:
     message: str
     steps: list[StepRow]
     current_step: int | None
+    #: Created as a rollback (``kargo.akuity.io/rollback``).
+    rollback: bool = False
 
     @property
     def row_id(self) -> str:
@@ -601,6 +603,7 @@ def promotion_row(promotion: Mapping[str, Any], freights: Mapping[str, JSON]) ->
         message=as_str(status.get("message")),
         steps=steps,
         current_step=current if isinstance(current, int) else None,
+        rollback=annotations_of(promotion).get(ROLLBACK) == "true",
     )
 
 

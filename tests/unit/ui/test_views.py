@@ -186,3 +186,20 @@ def test_a_closed_promotion_window_is_on_the_card() -> None:
         next_close_reason="",
     )
     assert views.stage_card(_stage("prod"), {}).window is None
+
+
+def test_a_rollback_promotion_is_marked() -> None:
+    promotion = {
+        "metadata": {
+            "name": "prod.x.fff",
+            "annotations": {
+                "kargo.akuity.io/rollback": "true",
+                "kargo.akuity.io/create-actor": "controller:shunter-rollback",
+            },
+        },
+        "spec": {"stage": "prod", "freight": "f" * 40},
+    }
+    row = views.promotion_row(promotion, {})
+    assert row.rollback
+    assert row.actor == "controller:shunter-rollback"
+    assert not views.promotion_row({"metadata": {"name": "p"}, "spec": {}}, {}).rollback

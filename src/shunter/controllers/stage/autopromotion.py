@@ -13,12 +13,9 @@ import logging
 
 from shunter.api.v1alpha1 import Freight, PromotionPhase
 from shunter.api.v1alpha1 import annotations as ann
-from shunter.api.v1alpha1 import labels as lbl
 from shunter.api.v1alpha1.stage import AutoPromotionHold
-from shunter.cache import PROMOTIONS
 from shunter.controllers.availability import auto_promotion_candidate
 from shunter.controllers.lookups import stage_auto_promotion_enabled
-from shunter.controllers.naming import promotion_name
 from shunter.controllers.stage.context import (
     StageDeps,
     StagePass,
@@ -26,8 +23,8 @@ from shunter.controllers.stage.context import (
     phase_of,
     promotions_frozen,
 )
+from shunter.controllers.stage.creation import create_promotion
 from shunter.controllers.stage.promotions import finish_key, hold_of, order_key
-from shunter.kube.client import ConflictError
 
 __all__ = ["CONTROLLER_ACTOR", "auto_promote"]
 
@@ -94,41 +91,19 @@ def _effective_holds(sp: StagePass) -> dict[str, AutoPromotionHold]:
 
 
 async def _create_promotion(deps: StageDeps, sp: StagePass, freight: Freight) -> None:
-    namespace, stage_name = sp.namespace, sp.name
-    fname = freight.metadata.name or ""
-    body = {
-        "apiVersion": "kargo.akuity.io/v1alpha1",
-        "kind": "Promotion",
-        "metadata": {
-            "name": promotion_name(stage_name, fname),
-            "namespace": namespace,
-            "annotations": {ann.CREATE_ACTOR: CONTROLLER_ACTOR},
-            # A Promotion belongs to its Stage's shard from the start (Kargo's webhook).
-            "labels": {lbl.SHARD: sp.stage.spec.shard} if sp.stage.spec.shard else {},
-        },
-        "spec": {"stage": stage_name, "freight": fname},
-    }
-    try:
-        created = await deps.kube.create_custom(namespace, "promotions", body)
-    except ConflictError:
-        return
-    # The next pass must see this Promotion, or it would create another one.
-    deps.cache.apply(PROMOTIONS, created)
-    pname = created.get("metadata", {}).get("name", "")
-    log.info("auto-promoting Freight %s to Stage %s/%s as %s", fname, namespace, stage_name, pname)
-    await deps.events.emit(
-        namespace=namespace,
-        kind="Promotion",
-        name=pname,
-        uid=created.get("metadata", {}).get("uid"),
-        reason="PromotionCreated",
+    created = await create_promotion(
+        deps,
+        sp,
+        freight,
+        annotations={ann.CREATE_ACTOR: CONTROLLER_ACTOR},
         message=f"Automatically promoted Freight from origin {freight.origin.key} "
-        f"for Stage {stage_name!r}",
-        annotations={
-            "event.kargo.akuity.io/stage-name": stage_name,
-            "event.kargo.akuity.io/freight-name": fname,
-            "event.kargo.akuity.io/freight-alias": freight.alias or "",
-            "event.kargo.akuity.io/actor": CONTROLLER_ACTOR,
-        },
+        f"for Stage {sp.name!r}",
     )
-    deps.enqueue.promotion(namespace, pname)
+    if created is not None:
+        log.info(
+            "auto-promoting Freight %s to Stage %s/%s as %s",
+            freight.metadata.name,
+            sp.namespace,
+            sp.name,
+            created.metadata.name,
+        )

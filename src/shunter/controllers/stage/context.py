@@ -4,6 +4,7 @@ Promotions and Freight, the time) and the operator services it may use."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,9 @@ class StageDeps:
     analysis_enabled: bool = True
     #: Reads for the data and freight functions of verification arguments.
     data: ResourceFetcher | None = None
+    #: Told of every auto-rollback decision, ``(namespace, stage, outcome)`` with outcome
+    #: ``rolled-back`` or ``no-verified-freight`` (a metrics counter hooks in here).
+    rollbacks: Callable[[str, str, str], None] | None = None
 
 
 @dataclass

@@ -16,6 +16,7 @@ from shunter.controllers.stage.context import StageDeps, StagePass, patch_freigh
 from shunter.controllers.stage.freight import mark_control_flow, mark_verified, sync_currently_in
 from shunter.controllers.stage.health import assess_health, has_health_checks
 from shunter.controllers.stage.promotions import sync_promotions
+from shunter.controllers.stage.rollback import auto_rollback
 from shunter.controllers.stage.status import (
     settling,
     summarize,
@@ -94,6 +95,7 @@ class StageReconciler:
             await assess_health(deps, sp)
             await verify(deps, sp)
             await mark_verified(deps, sp)
+            await auto_rollback(deps, sp)
             await auto_promote(deps, sp)
             summarize(sp)
             if any(phase_of(p) in (None, PromotionPhase.PENDING) for p in sp.promotions) and (
