@@ -25,6 +25,7 @@ from shunter._internal.logcontext import FIELDS as LOG_FIELDS
 from shunter._internal.logcontext import LogContextFilter
 from shunter.cli_commands import CliError, add_commands, add_connection_flags, run_command
 from shunter.cli_commands.parsing import FlexibleParser
+from shunter.cli_commands.session import Session
 from shunter.config import OperatorConfig, SettingError
 from shunter.ui.command import add_parser as add_ui_parser
 
@@ -166,6 +167,30 @@ def _settings(args: argparse.Namespace) -> OperatorConfig:
     return config
 
 
+def _preview(session: Session, project: str, stage: str, freight: str) -> int:
+    """``shunter promote --dry-run``: the preview, loaded only now (it needs the promotion
+    engine and the steps, which the other commands do not)."""
+    from shunter.cliclient.identity import caller_actor  # noqa: PLC0415
+    from shunter.preview import PreviewError  # noqa: PLC0415
+    from shunter.preview.cli import run_preview  # noqa: PLC0415
+
+    allow_http = session.args.allow_credentials_over_http or os.environ.get(
+        "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP", ""
+    ).lower() in ("1", "true", "yes")
+    try:
+        return run_preview(
+            session.api,
+            session.out,
+            project,
+            stage,
+            freight,
+            actor=caller_actor(session.api),
+            allow_credentials_over_http=allow_http,
+        )
+    except PreviewError as exc:
+        raise CliError(f"cannot preview: {exc}") from None
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shunter", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -208,6 +233,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=_run)
     add_commands(sub)
+    sub.choices["promote"].set_defaults(preview=_preview)
     add_ui_parser(sub)
     return parser
 

@@ -51,10 +51,6 @@ class KargoCache(Cache):
         """The project's ProjectConfig (named after the project), if any."""
         return self.get(PROJECT_CONFIGS, ProjectConfig, namespace, namespace)
 
-    def cluster_config(self) -> ClusterConfig | None:
-        """The ClusterConfig, if there is one."""
-        return self.get(CLUSTER_CONFIGS, ClusterConfig, "", "cluster")
-
     # -- warehouses and stages -----------------------------------------------------------
 
     def warehouse(self, namespace: str, name: str) -> Warehouse | None:

@@ -27,7 +27,7 @@ from shunter.cli_commands.errors import CliError
 from shunter.cli_commands.lookup import get_object
 from shunter.cli_commands.promotion_view import TERMINAL_PHASES
 from shunter.cli_commands.session import Session
-from shunter.cliclient.client import ApiError
+from shunter.cliclient.identity import caller_actor
 
 __all__ = ["abort_command", "add_parsers", "refresh_command", "verify_command"]
 
@@ -136,16 +136,7 @@ def abort_command(session: Session) -> int:
 
 def _actor(session: Session) -> str | None:
     """``kubernetes:<user>`` as the API server knows the caller (a SelfSubjectReview)."""
-    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
-    try:
-        answer = session.api.request(
-            "POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=body
-        )
-    except ApiError:
-        return None
-    user = ((answer or {}).get("status") or {}).get("userInfo") or {}
-    name = user.get("username")
-    return f"kubernetes:{name}" if isinstance(name, str) and name else None
+    return caller_actor(session.api)
 
 
 def _current_verification(stage: JSON) -> tuple[str, JSON]:

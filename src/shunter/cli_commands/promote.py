@@ -7,6 +7,9 @@ Freight is available to it; the operator fills in the steps and runs it.
 S under ``sources.stages`` for the Freight's origin) that can take the Freight; Stages without
 steps (control flow) and Stages the Freight is not available to are skipped with the reason.
 ``--wait`` then follows the Promotions to their end (:mod:`shunter.cli_commands.follow`).
+``promote --stage S --dry-run`` creates nothing: after the same checks it runs the preview
+(:mod:`shunter.preview`, which ``shunter.cli`` hands in as ``args.preview``) and prints what the
+Promotion would change.
 
 ``approve`` records the Stage in the Freight's ``status.approvedFor``, which makes the Freight
 available to that Stage without verification upstream.
@@ -42,6 +45,7 @@ __all__ = ["add_parsers", "approve_command", "promote_command"]
 JSON = dict[str, Any]
 
 _PROMOTE_EXAMPLES = """examples:
+  shunter promote -n sandbox-example --stage prod --freight frozen-tauntaun --dry-run
   shunter promote -n sandbox-example --stage prod --freight frozen-tauntaun --wait
   shunter promote -n sandbox-example --downstream-from preprod --freight frozen-tauntaun
 """
@@ -82,6 +86,19 @@ def add_parsers(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
         type=float,
         metavar="SECONDS",
         help="with --wait: give up waiting after SECONDS (the Promotion goes on)",
+    )
+    promote.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="create nothing: run the steps here, with your identity, in a scratch folder, "
+        "without their effects (pushes, Argo CD, ...), and print what would change; "
+        "exit 1 if the Promotion would fail",
+    )
+    promote.add_argument(
+        "--allow-credentials-over-http",
+        action="store_true",
+        help="with --dry-run: send repository credentials to plain http:// servers "
+        "(test setups only; also $SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP)",
     )
     promote.set_defaults(command=promote_command)
 
@@ -173,6 +190,8 @@ def promote_command(session: Session) -> int:
     args = session.args
     if args.timeout is not None and not args.wait:
         raise CliError("--timeout goes with --wait", exit_code=2)
+    if args.dry_run and (args.wait or args.downstream_from):
+        raise CliError("--dry-run previews one Stage: use --stage, without --wait", exit_code=2)
     project = session.project()
     api = session.api
     if args.downstream_from:
@@ -222,6 +241,12 @@ def promote_command(session: Session) -> int:
             raise CliError(
                 f"Freight {label} is not available to Stage {args.stage!r}: {reason}.\n{hint}"
             )
+        if args.dry_run:
+            preview = getattr(args, "preview", None)
+            if preview is None:
+                raise CliError("previews are not available in this program")
+            code: int = preview(session, project, args.stage, freight_name)
+            return code
         created[_create(session, project, args.stage, freight_name)] = args.stage
     if args.wait:
         return follow_promotions(session, project, created, args.timeout)

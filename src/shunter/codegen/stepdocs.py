@@ -27,6 +27,11 @@ after the expressions are evaluated, and an unknown or missing key fails the ste
 that names the key. Paths are relative to the Promotion's working directory and may not leave
 it (no `..`, no absolute paths, no symlinks pointing outside).
 
+"External effects" says what a step does outside the working directory, which decides what
+`shunter promote --dry-run` (a preview) does with it: `none`, it runs as in a real Promotion;
+`writes` (a git remote, Argo CD, an issue tracker, a registry, Kargo objects) or `waits` (for
+an outside change), it does not run and the preview reports what it would do.
+
 """
 
 
@@ -42,7 +47,11 @@ def render_steps_reference() -> str:
     for name in DEFAULT_REGISTRY:
         step = DEFAULT_REGISTRY.get(name)
         by_module[step.__module__.rsplit(".", 1)[-1]] = step
-    parts = [_HEADER, "| Step | Default timeout | Default error threshold |", "|---|---|---|"]
+    parts = [
+        _HEADER,
+        "| Step | Default timeout | Default error threshold | External effects |",
+        "|---|---|---|---|",
+    ]
     ordered = sorted(
         (by_module[m] for m in BUILTIN_STEP_MODULES if m in by_module), key=lambda s: s.name
     )
@@ -50,13 +59,14 @@ def render_steps_reference() -> str:
         timeout = step.default_timeout
         parts.append(
             f"| [`{step.name}`](#{step.name}) | {timeout if timeout else 'none'} | "
-            f"{step.default_error_threshold} |"
+            f"{step.default_error_threshold} | {step.external_effects.value} |"
         )
     parts.append("")
     for step in ordered:
         module = step.__module__.rsplit(".", 1)[-1]
         parts.append(f"## {step.name}\n")
         parts.append(_doc(module) + "\n")
+        parts.append(f"External effects: {step.external_effects.description}.\n")
         raw = step.config_model.model_json_schema(by_alias=True, mode="validation")
         schema = structural_schema(raw, raw.get("$defs", {}), lenient=True)
         rows = rows_for_schema(schema)

@@ -2,6 +2,9 @@
 
 A collection's ``id`` is the SHA-1 of its Freight names, sorted and joined with ``,``
 (Kargo's definition). ``freightHistory`` keeps the newest ten collections, newest first.
+:func:`promotion_context` is what a Promotion of a piece of Freight runs with: the collection
+the Stage will hold afterwards (the last Promotion's, or the current one, with the Freight put
+in for its origin).
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ from collections.abc import Iterable
 
 from shunter.api.v1alpha1.common import FreightCollection, FreightReference
 from shunter.api.v1alpha1.freight import Freight
+from shunter.api.v1alpha1.promotion import Promotion
+from shunter.api.v1alpha1.stage import Stage
+from shunter.promotion.context import PromotionContext
 
 __all__ = [
     "MAX_HISTORY",
     "collection_id",
     "freight_reference",
+    "promotion_context",
     "push_history",
     "with_freight",
 ]
@@ -66,3 +73,20 @@ def push_history(
 ) -> list[FreightCollection]:
     """``collection`` on top of ``history``, capped at :data:`MAX_HISTORY`."""
     return [collection, *(history or [])][:MAX_HISTORY]
+
+
+def promotion_context(promotion: Promotion, stage: Stage, freight: Freight) -> PromotionContext:
+    """The context the engine runs ``promotion`` of ``freight`` to ``stage`` with."""
+    target = freight_reference(freight)
+    last = stage.status.last_promotion if stage.status else None
+    base = last.status.freight_collection if last and last.status else None
+    if base is None and stage.status and stage.status.freight_history:
+        base = stage.status.freight_history[0]
+    collection = with_freight(base, target, [r.origin.key for r in stage.spec.requested_freight])
+    return PromotionContext.from_promotion(
+        promotion,
+        stage=stage,
+        target_freight=target,
+        freight=collection,
+        target_freight_alias=freight.alias or "",
+    )

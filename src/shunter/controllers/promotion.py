@@ -31,14 +31,13 @@ from shunter.api.v1alpha1.common import FreightReference
 from shunter.api.v1alpha1.promotion import PromotionStatus
 from shunter.cache import FREIGHTS, PROMOTIONS, STAGES, KargoCache
 from shunter.controllers.availability import freight_availability
-from shunter.controllers.collections import freight_reference, with_freight
+from shunter.controllers.collections import promotion_context
 from shunter.controllers.lookups import CachePromotionSources
 from shunter.controllers.promotion_spec import PromotionSpecError, complete_promotion
 from shunter.controllers.windows import WAITING_PREFIX, waiting_message
 from shunter.controllers.wiring import Enqueue, EventSink
 from shunter.kube.client import KubeClient, NotFoundError
 from shunter.kube.informer import Kind
-from shunter.promotion.context import PromotionContext
 from shunter.promotion.engine import Engine
 
 __all__ = ["PromotionReconciler"]
@@ -141,21 +140,7 @@ class PromotionReconciler:
                 )
                 return PromotionOutcome()
 
-        target = freight_reference(freight)
-        last = stage.status.last_promotion if stage.status else None
-        base = last.status.freight_collection if last and last.status else None
-        if base is None and stage.status and stage.status.freight_history:
-            base = stage.status.freight_history[0]
-        collection = with_freight(
-            base, target, [r.origin.key for r in stage.spec.requested_freight]
-        )
-        pctx = PromotionContext.from_promotion(
-            promotion,
-            stage=stage,
-            target_freight=target,
-            freight=collection,
-            target_freight_alias=freight.alias or "",
-        )
+        pctx = promotion_context(promotion, stage, freight)
 
         async def save(new_status: PromotionStatus) -> None:
             await self._save(promotion, new_status)

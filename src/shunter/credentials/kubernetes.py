@@ -80,7 +80,7 @@ class KubernetesCredentialsDatabase:
 
     def __init__(
         self,
-        kube: KubeClient,
+        kube: KubeClient | None,
         *,
         shared_namespace: str | None = None,
         allow_credentials_over_http: bool = False,
@@ -107,6 +107,8 @@ class KubernetesCredentialsDatabase:
         return None
 
     async def _list(self, namespace: str, cred_type: str) -> list[dict[str, Any]]:
+        if self._kube is None:
+            raise RuntimeError("no Kubernetes client and no Secret source: cannot find credentials")
         return await self._kube.list_secrets(namespace, label_selector=f"{CRED_TYPE}={cred_type}")
 
     async def _find(

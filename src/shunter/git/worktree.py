@@ -36,6 +36,9 @@ from shunter.git.refs import check_commit_id, check_ref_name
 from shunter.git.repo import NON_FAST_FORWARD, GitIdentity, Timeouts, _Repo, identity_env
 from shunter.git.runner import GitResult, command_error, run_git
 
+#: git's empty tree: what a diff of a branch that does not exist yet starts from.
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
 __all__ = ["BRANCH_KEY", "MIRROR_KEY", "URL_KEY", "WorkTree"]
 
 #: Common config of a mirror: marks the repository as one of ours.
@@ -259,6 +262,24 @@ class WorkTree(_Repo):
                 f"{result.stderr.strip()}"
             )
         raise command_error(result)
+
+    async def contains(self, ancestor: str, rev: str = "HEAD") -> bool:
+        """Whether ``ancestor`` is ``rev`` or one of its ancestors."""
+        for value in (ancestor, rev):
+            if value.startswith("-"):
+                raise InvalidRefError(f"invalid revision {value!r}")
+        result = await self._run("merge-base", "--is-ancestor", ancestor, rev, check=False)
+        if result.returncode in (0, 1):
+            return result.returncode == 0
+        raise command_error(result)
+
+    async def diff(self, base: str | None, head: str = "HEAD") -> str:
+        """The unified diff from ``base`` (None: nothing, for a new branch) to ``head``."""
+        for value in (base or "", head):
+            if value.startswith("-"):
+                raise InvalidRefError(f"invalid revision {value!r}")
+        args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", "--find-renames"]
+        return (await self._run(*args, base or _EMPTY_TREE, head, "--")).stdout
 
     async def reset_hard(self, commit: str) -> None:
         """Point ``HEAD`` (and the files) back at ``commit``, e.g. to undo a rebase."""

@@ -20,6 +20,12 @@ Owns the per-step state machine of kargo.md 2.1:
 The loop stops at the first step that is still Running (or will be retried) and reports it;
 otherwise it reports the final phase. The working status is saved through the injected
 ``save`` callback after a step is marked started and after every step outcome.
+
+In a preview (``Orchestrator(preview=True)``) a step whose ``external_effects`` are not
+``none`` does not run: its ``preview`` method (when it has one) says what it would do, else the
+step is reported as one that would run; a step whose config needs outputs a preview does not
+have (of a step that did not run) is reported the same way. Nothing waits and nothing is
+retried: a step that would wait is reported as waiting, and the first error is final.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from shunter.api.v1alpha1.promotion import (
     StepExecutionMetadata,
 )
 from shunter.promotion.context import PromotionContext
+from shunter.promotion.effects import EffectNote, Effects
 from shunter.promotion.environment import ResourceFetcher, StepEvaluator
 from shunter.promotion.phases import final_phase, has_failures
 from shunter.promotion.registry import StepRegistry
@@ -66,6 +73,7 @@ from shunter.promotion.validation import describe_validation_error
 __all__ = [
     "DEFAULT_ATTEMPT_TIMEOUT",
     "Clock",
+    "Observer",
     "Orchestrator",
     "RunOutcome",
     "SaveStatus",
@@ -80,6 +88,8 @@ _log = logging.getLogger(__name__)
 SaveStatus = Callable[[PromotionStatus], Awaitable[None]]
 #: Current time, timezone-aware.
 Clock = Callable[[], datetime]
+#: ``observe(alias, step, result)``: told of every step result (a preview collects them).
+Observer = Callable[[str, PromotionStep, StepResult], None]
 
 
 #: The longest a single run of a step may take (a step with a shorter timeout gets less).
@@ -155,12 +165,16 @@ class Orchestrator:
         data: ResourceFetcher | None = None,
         clock: Clock = utc_now,
         attempt_timeout: timedelta = DEFAULT_ATTEMPT_TIMEOUT,
+        preview: bool = False,
+        observe: Observer | None = None,
     ) -> None:
         self._registry = registry
         self._capabilities = capabilities
         self._data = data
         self._clock = clock
         self._attempt_timeout = attempt_timeout
+        self._preview = preview
+        self._observe = observe
 
     async def execute(
         self,
@@ -261,6 +275,14 @@ class Orchestrator:
         try:
             raw_config = await run.evaluator.config()
         except Exception as exc:
+            if self._previewed(runner_class):
+                # A step that would not run anyway: its config may need outputs of steps
+                # that did not run either.
+                note = EffectNote(
+                    f"would run {step.uses} (its config needs what a preview does not have: {exc})"
+                )
+                result = StepResult(status=PromotionStepStatus.SUCCEEDED, effect=note)
+                return self._settle(run, runner_class, result, None)
             self._finish(
                 meta,
                 PromotionStepStatus.ERRORED,
@@ -276,6 +298,11 @@ class Orchestrator:
         )
         self._store_output(run, runner_class, result)
         return self._settle(run, runner_class, result, error)
+
+    def _previewed(self, runner_class: type[StepRunner]) -> bool:
+        """In a preview: the step must not run (its effects are not ``none``)."""
+        effects = getattr(runner_class, "external_effects", None)
+        return self._preview and effects is not Effects.NONE
 
     def _runner_class(self, step: PromotionStep) -> type[StepRunner] | None:
         if not step.uses or step.uses not in self._registry:
@@ -309,7 +336,16 @@ class Orchestrator:
         deadline = asyncio.timeout(limit.total_seconds())
         try:
             async with deadline:
-                result = await runner_class().run(ctx, config)
+                runner = runner_class()
+                if self._previewed(runner_class):
+                    preview = getattr(runner, "preview", None)
+                    if preview is None:
+                        note = EffectNote(f"would run {run.step.uses}")
+                        result = StepResult(status=PromotionStepStatus.SUCCEEDED, effect=note)
+                    else:
+                        result = await preview(ctx, config)
+                else:
+                    result = await runner.run(ctx, config)
         except TimeoutError as exc:
             if not deadline.expired():
                 _log.exception("step %r (%s) raised", run.alias, run.step.uses)
@@ -379,6 +415,16 @@ class Orchestrator:
     ) -> RunOutcome | None:
         """Fold a step result into its metadata; ``None`` when the step is finished."""
         meta, alias = run.meta, run.alias
+        if self._preview and result.status is PromotionStepStatus.RUNNING and error is None:
+            # A preview never waits: it says what the step would wait for.
+            waiting = result.message or "an outside change"
+            result = StepResult(
+                status=PromotionStepStatus.SUCCEEDED,
+                output=result.output,
+                effect=result.effect or EffectNote(f"would wait: {waiting}"),
+            )
+        if self._observe is not None:
+            self._observe(alias, run.step, result)
         meta.status = result.status
         meta.message = result.message or None
         if error is not None:
@@ -416,7 +462,7 @@ class Orchestrator:
             return None
         if error is not None:
             meta.error_count = (meta.error_count or 0) + 1
-            threshold = error_threshold(run.step, runner_class)
+            threshold = 1 if self._preview else error_threshold(run.step, runner_class)
             if meta.error_count >= threshold:
                 final = (
                     PromotionStepStatus.FAILED

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TypeVar
 
+from shunter.promotion.effects import Effects
 from shunter.promotion.step import StepRunner
 
 __all__ = ["DEFAULT_REGISTRY", "StepRegistry", "UnknownStepError", "register"]
@@ -27,7 +28,14 @@ class StepRegistry:
         self._steps: dict[str, type[StepRunner]] = {}
 
     def add(self, step: type[StepRunner]) -> None:
-        """Register a step class under its ``name``; a second class of that name is an error."""
+        """Register a step class under its ``name``; a second class of that name is an error,
+        and so is one that does not declare its ``external_effects`` (a preview must know
+        whether it may run it)."""
+        if not isinstance(getattr(step, "external_effects", None), Effects):
+            raise TypeError(
+                f"step kind {step.name!r} must declare external_effects "
+                "(shunter.promotion.effects.Effects)"
+            )
         existing = self._steps.get(step.name)
         if existing is not None and existing is not step:
             raise ValueError(f"step kind {step.name!r} is already registered by {existing!r}")

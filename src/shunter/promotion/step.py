@@ -31,6 +31,7 @@ from shunter.api.v1alpha1.common import FreightCollection, FreightReference, Hea
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.credentials.types import CredentialsDatabase
 from shunter.git import MirrorStore, default_mirror_store
+from shunter.promotion.effects import EffectNote, Effects
 
 #: ``await evaluate(expression, extra_variables) -> value`` (raises only ``ExpressionError``)
 ExpressionEvaluator = Callable[[str, Mapping[str, Any]], Awaitable[Any]]
@@ -39,6 +40,7 @@ __all__ = [
     "Capabilities",
     "ExpressionEvaluator",
     "GitAuthor",
+    "PreviewableStep",
     "StepConfig",
     "StepContext",
     "StepError",
@@ -144,6 +146,8 @@ class StepResult:
     health_check: HealthCheckStep | None = None
     #: For a Running step: when to look again.
     retry_after: timedelta | None = None
+    #: In a preview: what the step would have done instead of doing it.
+    effect: EffectNote | None = None
 
 
 class StepRunner(Protocol):
@@ -156,7 +160,19 @@ class StepRunner(Protocol):
     default_timeout: ClassVar[timedelta | None]
     #: Consecutive errors before the step gives up (>= 1).
     default_error_threshold: ClassVar[int]
+    #: What it does outside the working directory (see :mod:`shunter.promotion.effects`).
+    external_effects: ClassVar[Effects]
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Do the step's work with a validated config."""
+        ...
+
+
+class PreviewableStep(Protocol):
+    """A step with external effects that can tell what it would do, changing nothing outside
+    the working directory; the result carries an ``effect`` and the outputs a real run would
+    have (as far as they can be known)."""
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """What the step would do with this validated config."""
         ...

@@ -50,6 +50,7 @@ from shunter.argocd import (
 )
 from shunter.argocd.models import is_failed
 from shunter.kube.client import ConflictError, KubeError
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -59,6 +60,7 @@ from shunter.promotion.step import (
     TerminalStepError,
 )
 from shunter.providers.argocd import AppTargetConfig, apps_output, argocd_client
+from shunter.steps_support.effects import app_names, would
 from shunter.steps_support.git_common import empty_to_none
 
 __all__ = [
@@ -211,6 +213,18 @@ class ArgoCDUpdateStep:
     config_model: ClassVar[type[StepConfig]] = ArgoCDUpdateConfig
     default_timeout: ClassVar[timedelta | None] = timedelta(minutes=5)
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WRITES
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """The Applications it would point at new revisions and sync."""
+        cfg = ArgoCDUpdateConfig.model_validate(config)
+        revisions = sorted(
+            {s.desired_revision for a in cfg.apps for s in a.sources or [] if s.desired_revision}
+        )
+        summary = f"would update and sync Argo CD Application(s) {app_names(cfg.apps)}"
+        if revisions:
+            summary += f" to revision {', '.join(revisions)}"
+        return would(summary)
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Start, follow or conclude the sync of every Application (see the module doc)."""

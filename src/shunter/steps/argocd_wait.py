@@ -34,6 +34,7 @@ from pydantic import Field, field_validator
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.argocd import Application, ArgoCDClient, ArgoCDError, HealthStatusCode
 from shunter.argocd.models import SyncStatusCode
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -43,6 +44,7 @@ from shunter.promotion.step import (
     TerminalStepError,
 )
 from shunter.providers.argocd import AppTargetConfig, apps_output, argocd_client
+from shunter.steps_support.effects import app_names, would
 
 __all__ = [
     "DEFAULT_WAIT_FOR",
@@ -156,6 +158,12 @@ class ArgoCDWaitStep:
     config_model: ClassVar[type[StepConfig]] = ArgoCDWaitConfig
     default_timeout: ClassVar[timedelta | None] = timedelta(minutes=5)
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WAITS
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """The Applications it would wait for."""
+        cfg = ArgoCDWaitConfig.model_validate(config)
+        return would(f"would wait for Argo CD Application(s) {app_names(cfg.apps)}")
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Check every Application once (see the module doc)."""

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict, model_validator
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult
 
@@ -45,6 +46,7 @@ class ComposeOutputStep:
     config_model: ClassVar[type[StepConfig]] = ComposeOutputConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
     #: The engine also merges this step's output into the task alias's state.
     propagates_task_output: ClassVar[bool] = True
 

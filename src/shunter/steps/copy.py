@@ -29,6 +29,7 @@ from pydantic import Field
 from shunter._internal.paths import open_dir, open_parent
 from shunter._internal.threads import checkpoint, run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -165,6 +166,7 @@ class CopyStep:
     config_model: ClassVar[type[StepConfig]] = CopyConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Copy ``inPath`` to ``outPath``."""

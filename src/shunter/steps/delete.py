@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from shunter._internal.paths import remove
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -108,6 +109,7 @@ class DeleteStep:
     config_model: ClassVar[type[StepConfig]] = DeleteConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Delete the configured paths."""

@@ -23,6 +23,7 @@ from pydantic import Field
 from shunter._internal.paths import open_file
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -111,6 +112,7 @@ class FileWriteStep:
     config_model: ClassVar[type[StepConfig]] = FileWriteConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Write ``contents`` to ``path``."""

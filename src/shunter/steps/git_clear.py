@@ -13,6 +13,7 @@ from pydantic import StringConstraints
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.git import GitError
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
 from shunter.steps_support.git_common import git_step_error, load_worktree
@@ -34,6 +35,7 @@ class GitClearStep:
     config_model: ClassVar[type[StepConfig]] = GitClearConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Delete every file in the working tree at ``path``."""

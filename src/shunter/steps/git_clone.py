@@ -39,6 +39,7 @@ from shunter.git import (
     check_repo_url,
     redact_url,
 )
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
 from shunter.steps_support.git_common import (
@@ -121,6 +122,7 @@ class GitCloneStep:
     config_model: ClassVar[type[StepConfig]] = GitCloneConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Bring the mirror up to date, then add one working tree per checkout."""

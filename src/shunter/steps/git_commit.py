@@ -15,6 +15,7 @@ from pydantic import StringConstraints
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.git import GitError
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
 from shunter.steps_support.git_common import (
@@ -46,6 +47,7 @@ class GitCommitStep:
     config_model: ClassVar[type[StepConfig]] = GitCommitConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Stage everything; commit if anything changed."""

@@ -31,6 +31,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, field_validator
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.git import redact_url
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepError, StepResult, TerminalStepError
 from shunter.providers.github import (
@@ -40,6 +42,7 @@ from shunter.providers.github import (
     poll_interval,
     pr_output,
 )
+from shunter.steps_support.effects import would
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "GitMergePRConfig", "GitMergePRStep"]
 
@@ -77,6 +80,12 @@ class GitMergePRStep:
     config_model: ClassVar[type[StepConfig]] = GitMergePRConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WRITES
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """The pull request it would merge."""
+        cfg = GitMergePRConfig.model_validate(config)
+        return would(f"would merge pull request {cfg.pr_number} of {redact_url(cfg.repo_url)}")
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         assert isinstance(config, GitMergePRConfig)  # noqa: S101 - the engine validated it

@@ -37,10 +37,12 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
-from shunter.git import check_ref_name
+from shunter.git import check_ref_name, redact_url
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepError, StepResult
 from shunter.providers.github import GitHubClient, PullRequestConfig, open_github, pr_output
+from shunter.steps_support.effects import would
 
 __all__ = ["GitOpenPRConfig", "GitOpenPRStep"]
 
@@ -99,6 +101,15 @@ class GitOpenPRStep:
     config_model: ClassVar[type[StepConfig]] = GitOpenPRConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WRITES
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """The pull request it would open."""
+        cfg = GitOpenPRConfig.model_validate(config)
+        return would(
+            f"would open a pull request from {cfg.source_branch} into {cfg.target_branch} "
+            f"of {redact_url(cfg.repo_url)}"
+        )
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         assert isinstance(config, GitOpenPRConfig)  # noqa: S101 - the engine validated it

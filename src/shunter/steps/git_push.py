@@ -43,6 +43,7 @@ from shunter.git import (
     check_ref_name,
     redact_url,
 )
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -59,6 +60,7 @@ from shunter.steps_support.git_common import (
     load_worktree,
     repo_credentials,
 )
+from shunter.steps_support.push_preview import preview_push
 
 __all__ = ["DEFAULT_MAX_ATTEMPTS", "Backoff", "GitPushConfig", "GitPushStep", "generated_branch"]
 
@@ -135,19 +137,22 @@ class GitPushStep:
     config_model: ClassVar[type[StepConfig]] = GitPushConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WRITES
 
     def __init__(self, *, serialize: bool = True, backoff: Backoff | None = None) -> None:
         """``serialize``: take turns per repository and branch within this process."""
         self._serialize = serialize
         self._backoff = backoff or Backoff()
 
-    async def run(self, ctx: StepContext, config: Any) -> StepResult:
-        """Integrate remote changes and push, retrying non-fast-forward rejections."""
+    async def _target(
+        self, ctx: StepContext, config: Any
+    ) -> tuple[GitPushConfig, WorkTree, str | None, bool, str | None]:
+        """The working tree (with credentials), the branch to push to, whether to force, and
+        the checked-out branch."""
         if not isinstance(config, GitPushConfig):
             raise TerminalStepError("git-push: unexpected config type")
         tree = await load_worktree(ctx, config.path)
         tree = tree.with_credentials(await repo_credentials(ctx, tree.url))
-        shown = redact_url(tree.url)
         target, force = config.target_branch, config.force
         if config.generate_target_branch:
             target, force = generated_branch(ctx.promotion), True
@@ -161,6 +166,44 @@ class GitPushStep:
                     f"{config.path} is not on a branch (detached HEAD): set targetBranch"
                 )
             target = current
+        return config, tree, target, force, current
+
+    def _output(
+        self,
+        config: GitPushConfig,
+        tree: WorkTree,
+        sha: str,
+        target: str | None,
+        current: str | None,
+    ) -> dict[str, Any]:
+        output: dict[str, Any] = {"commit": sha}
+        branch = target if config.tag is None else current
+        if branch:
+            output["branch"] = branch
+        if url := commit_url(tree.url, sha, config.provider):
+            output["commitURL"] = url
+        return output
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """What the push would change (the diff it would push), pushing nothing."""
+        config, tree, target, force, current = await self._target(ctx, config)
+        sha, effect = await preview_push(
+            tree,
+            ctx.capabilities.git_mirrors.mirror_at(tree.mirror_path),
+            shown=redact_url(tree.url),
+            target=target,
+            tag=config.tag,
+            force=force,
+            integrate=config.tag is None and not force,
+            current=current,
+        )
+        output = self._output(config, tree, sha, target, current)
+        return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output, effect=effect)
+
+    async def run(self, ctx: StepContext, config: Any) -> StepResult:
+        """Integrate remote changes and push, retrying non-fast-forward rejections."""
+        config, tree, target, force, current = await self._target(ctx, config)
+        shown = redact_url(tree.url)
         mirror = ctx.capabilities.git_mirrors.mirror_at(tree.mirror_path)
         where = f"tag {config.tag}" if config.tag else f"branch {target}"
         try:
@@ -178,13 +221,10 @@ class GitPushStep:
             sha = await tree.head()
         except GitError as exc:
             raise git_step_error(f"error reading HEAD of {config.path}", exc) from exc
-        output: dict[str, Any] = {"commit": sha}
-        branch = target if config.tag is None else current
-        if branch:
-            output["branch"] = branch
-        if url := commit_url(tree.url, sha, config.provider):
-            output["commitURL"] = url
-        return StepResult(status=PromotionStepStatus.SUCCEEDED, output=output)
+        return StepResult(
+            status=PromotionStepStatus.SUCCEEDED,
+            output=self._output(config, tree, sha, target, current),
+        )
 
     async def _integrate_and_push(
         self, tree: WorkTree, mirror: Mirror, branch: str, attempts: int, where: str

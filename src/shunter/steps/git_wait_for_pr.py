@@ -31,6 +31,8 @@ from typing import Any, ClassVar
 from pydantic import Field, field_validator
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.git import redact_url
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
 from shunter.providers.github import (
@@ -40,6 +42,7 @@ from shunter.providers.github import (
     poll_interval,
     pr_output,
 )
+from shunter.steps_support.effects import would
 
 __all__ = ["DEFAULT_POLL_INTERVAL", "MIN_POLL_INTERVAL", "GitWaitForPRConfig", "GitWaitForPRStep"]
 
@@ -64,6 +67,15 @@ class GitWaitForPRStep:
     config_model: ClassVar[type[StepConfig]] = GitWaitForPRConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WAITS
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """The pull request it would wait for."""
+        cfg = GitWaitForPRConfig.model_validate(config)
+        return would(
+            f"would wait for pull request {cfg.pr_number} of {redact_url(cfg.repo_url)} "
+            "to be merged"
+        )
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         assert isinstance(config, GitWaitForPRConfig)  # noqa: S101 - the engine validated it

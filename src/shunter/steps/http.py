@@ -47,6 +47,7 @@ from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.expressions import ExpressionError, ExpressionSyntaxError, to_plain
 from shunter.expressions.functions.http import HTTPResponse, canonical_header_key
 from shunter.expressions.values import go_quote
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -56,6 +57,7 @@ from shunter.promotion.step import (
     TerminalStepError,
 )
 from shunter.providers.safehttp import environment_proxy, safe_async_client
+from shunter.steps_support.effects import shown_url, would
 from shunter.steps_support.responses import read_capped_body
 
 __all__ = [
@@ -303,6 +305,14 @@ class HTTPStep:
     config_model: ClassVar[type[StepConfig]] = HTTPConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WRITES
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """GET and HEAD requests run (they only read); others are reported."""
+        method = (config.method or "GET") if isinstance(config, HTTPConfig) else "GET"
+        if method in ("GET", "HEAD"):
+            return await self.run(ctx, config)
+        return would(f"would send {method} {shown_url(config.url)}")
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Send the request and decide the step's status from the response."""

@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 from shunter._internal.durations import parse_go_duration
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -166,6 +167,7 @@ class HTTPDownloadStep:
     config_model: ClassVar[type[StepConfig]] = HTTPDownloadConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
     #: Largest body accepted.
     max_bytes: ClassVar[int] = MAX_DOWNLOAD_BYTES
 

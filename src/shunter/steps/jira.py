@@ -53,6 +53,7 @@ from shunter._internal.durations import parse_go_duration
 from shunter._internal.redaction import redact
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.kube.client import KubeError, NotFoundError
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -62,6 +63,7 @@ from shunter.promotion.step import (
     TerminalStepError,
 )
 from shunter.providers.safehttp import environment_proxy, safe_async_client
+from shunter.steps_support.effects import shown_url, would
 from shunter.steps_support.responses import read_capped_body, status_error
 
 __all__ = [
@@ -527,6 +529,23 @@ class JiraStep:
     config_model: ClassVar[type[StepConfig]] = JiraConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WRITES
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """What it would do in Jira."""
+        cfg = JiraConfig.model_validate(config)
+        project = cfg.create_issue.project_key if cfg.create_issue else ""
+        actions = [
+            what
+            for what, wanted in (
+                (f"create an issue in {project}", cfg.create_issue),
+                (f"update fields of {cfg.issue_key}", cfg.update_fields),
+                (f"comment on {cfg.issue_key}", cfg.comment),
+                (f"transition {cfg.issue_key}", cfg.transition),
+            )
+            if wanted
+        ]
+        return would(f"would {', '.join(actions) or 'call'} Jira at {shown_url(cfg.base_url)}")
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Create or find the issue, then update, transition and comment as configured."""

@@ -23,6 +23,7 @@ from pydantic import Field
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.edit.json import JsonScalar, JsonUpdateError, set_json_values
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
 from shunter.steps_support.files import read_text, write_text
@@ -62,6 +63,7 @@ class JSONUpdateStep:
     config_model: ClassVar[type[StepConfig]] = JSONUpdateConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Apply the updates and describe them in ``commitMessage``."""

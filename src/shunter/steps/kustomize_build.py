@@ -38,6 +38,7 @@ from shunter._internal.programs import (
     run_program,
 )
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
 from shunter.steps_support.kustomization import check_kustomization
@@ -199,6 +200,7 @@ class KustomizeBuildStep:
     config_model: ClassVar[type[StepConfig]] = KustomizeBuildConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Build the kustomization and write the manifests to ``outPath``."""

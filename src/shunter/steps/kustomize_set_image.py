@@ -42,6 +42,7 @@ from shunter.api.v1alpha1.common import FreightCollection
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.edit.yaml_scalar import plain_is_safe
 from shunter.edit.yaml_tree import detect_indentation
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -321,6 +322,7 @@ class KustomizeSetImageStep:
     config_model: ClassVar[type[StepConfig]] = KustomizeSetImageConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Set the images and describe them in ``commitMessage``."""

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -135,6 +136,7 @@ class OCIDownloadStep:
     config_model: ClassVar[type[StepConfig]] = OCIDownloadConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     def __init__(self, *, max_bytes: int = MAX_LAYER_BYTES) -> None:
         self.max_bytes = max_bytes

@@ -37,6 +37,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -61,6 +62,7 @@ from shunter.registries.oci import (
     Manifest,
     OCIClient,
 )
+from shunter.steps_support.effects import would
 
 __all__ = [
     "DEFAULT_MAX_ARTIFACT_BYTES",
@@ -166,9 +168,15 @@ class OCIPushStep:
     config_model: ClassVar[type[StepConfig]] = OCIPushConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WRITES
 
     def __init__(self, *, max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES) -> None:
         self.max_artifact_bytes = max_artifact_bytes
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """What it would push where."""
+        cfg = OCIPushConfig.model_validate(config)
+        return would(f"would push {cfg.src_ref} to {cfg.dest_ref}")
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Copy ``srcRef`` to ``destRef``."""

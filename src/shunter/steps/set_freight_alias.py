@@ -23,8 +23,10 @@ from pydantic import Field
 from shunter.api.v1alpha1 import labels
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.kube import KubeError, NotFoundError
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
+from shunter.steps_support.effects import would
 from shunter.steps_support.kubeclient import kube_client
 
 __all__ = ["ALIAS_PATTERN", "SetFreightAliasConfig", "SetFreightAliasStep"]
@@ -50,6 +52,12 @@ class SetFreightAliasStep:
     config_model: ClassVar[type[StepConfig]] = SetFreightAliasConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WRITES
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """The alias it would give."""
+        cfg = SetFreightAliasConfig.model_validate(config)
+        return would(f"would set the alias of Freight {cfg.name} to {cfg.alias}")
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Check the alias is free, then set it on the Freight."""

@@ -24,8 +24,10 @@ from pydantic import Field
 
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.kube import ConflictError, KubeClient, KubeError, NotFoundError
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepError, StepResult
+from shunter.steps_support.effects import would
 from shunter.steps_support.kubeclient import kube_client
 
 __all__ = ["MetadataUpdate", "SetMetadataConfig", "SetMetadataStep", "merge_patch_for"]
@@ -109,6 +111,15 @@ class SetMetadataStep:
     config_model: ClassVar[type[StepConfig]] = SetMetadataConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.WRITES
+
+    async def preview(self, ctx: StepContext, config: Any) -> StepResult:
+        """The metadata it would set."""
+        cfg = SetMetadataConfig.model_validate(config)
+        targets = ", ".join(
+            f"{u.kind} {u.name} ({', '.join(sorted(u.values))})" for u in cfg.updates
+        )
+        return would(f"would set metadata of {targets}")
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Apply every update in order."""

@@ -25,6 +25,7 @@ from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.edit.toml import TomlUpdateError, set_toml_values, toml_value_text
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
 from shunter.steps_support.files import read_text, write_text
@@ -72,6 +73,7 @@ class TOMLUpdateStep:
     config_model: ClassVar[type[StepConfig]] = TOMLUpdateConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Apply the updates and describe them in ``commitMessage``."""

@@ -32,6 +32,7 @@ from ruamel.yaml.error import YAMLError
 
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import (
     StepConfig,
@@ -175,6 +176,7 @@ class YAMLMergeStep:
     config_model: ClassVar[type[StepConfig]] = YAMLMergeConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Merge the inputs into ``outFile`` and describe it in ``commitMessage``."""

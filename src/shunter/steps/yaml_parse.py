@@ -22,6 +22,7 @@ from ruamel.yaml.error import YAMLError
 
 from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
 from shunter.steps_support.parsefile import ParseConfig, extract_outputs, read_document_bytes
@@ -65,6 +66,7 @@ class YAMLParseStep:
     config_model: ClassVar[type[StepConfig]] = YAMLParseConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Parse the file and evaluate the outputs."""

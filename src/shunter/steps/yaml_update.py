@@ -26,6 +26,7 @@ from shunter._internal.threads import run_in_thread
 from shunter.api.v1alpha1.promotion import PromotionStepStatus
 from shunter.edit.yaml import YamlUpdateError, set_yaml_values
 from shunter.edit.yaml_scalar import ScalarValue
+from shunter.promotion.effects import Effects
 from shunter.promotion.registry import register
 from shunter.promotion.step import StepConfig, StepContext, StepResult, TerminalStepError
 from shunter.steps_support.files import read_text, write_text
@@ -65,6 +66,7 @@ class YAMLUpdateStep:
     config_model: ClassVar[type[StepConfig]] = YAMLUpdateConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         """Apply the updates and describe them in ``commitMessage``."""

@@ -25,6 +25,7 @@ from shunter.api.v1alpha1.promotion import PromotionStatus, PromotionStepStatus
 from shunter.api.v1alpha1.stage import FreightRequest
 from shunter.credentials.types import StaticCredentialsDatabase
 from shunter.promotion.context import AbortRequest, PromotionContext
+from shunter.promotion.effects import Effects
 from shunter.promotion.engine import Engine, RequeuePolicy
 from shunter.promotion.environment import ResourceFetcher
 from shunter.promotion.registry import StepRegistry
@@ -57,6 +58,7 @@ class WriteFileStep:
     config_model: ClassVar[type[StepConfig]] = WriteFileConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         target = ctx.path(config.path)
@@ -85,6 +87,7 @@ class EchoStep:
     config_model: ClassVar[type[StepConfig]] = EchoConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         output = dict(config.values)
@@ -121,6 +124,7 @@ class FlakyStep:
     config_model: ClassVar[type[StepConfig]] = FlakyConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         counter = ctx.path(config.counter)
@@ -136,6 +140,7 @@ class PatientFlakyStep(FlakyStep):
 
     name: ClassVar[str] = "test-patient-flaky"
     default_error_threshold: ClassVar[int] = 2
+    external_effects: ClassVar[Effects] = Effects.NONE
 
 
 class WaitConfig(StepConfig):
@@ -150,6 +155,7 @@ class WaitStep:
     config_model: ClassVar[type[StepConfig]] = WaitConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         with (ctx.work_dir / "runs.log").open("a", encoding="utf-8") as log:
@@ -184,6 +190,7 @@ class BoomStep:
     config_model: ClassVar[type[StepConfig]] = NoConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 3
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         exc_type = random.choice([ZeroDivisionError, KeyError, RuntimeError, OSError])
@@ -201,6 +208,7 @@ class FailStep:
     config_model: ClassVar[type[StepConfig]] = FailConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         raise TerminalStepError(config.reason, failed=True)
@@ -222,6 +230,7 @@ class StrictStep:
     config_model: ClassVar[type[StepConfig]] = StrictConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         return StepResult(status=PromotionStepStatus.SUCCEEDED)
@@ -266,6 +275,7 @@ class BadResultStep:
     config_model: ClassVar[type[StepConfig]] = NoConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         return {"status": "Succeeded"}  # type: ignore[return-value]

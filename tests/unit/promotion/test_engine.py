@@ -18,6 +18,7 @@ from shunter.api.v1alpha1.promotion import (
 from shunter.credentials.types import StaticCredentialsDatabase
 from shunter.expressions.functions import ResourceRef
 from shunter.promotion.context import AbortRequest
+from shunter.promotion.effects import Effects
 from shunter.promotion.engine import Engine
 from shunter.promotion.orchestrator import utc_now
 from shunter.promotion.registry import StepRegistry
@@ -789,6 +790,7 @@ class _DateOutputStep:
     config_model: ClassVar[type[StepConfig]] = StepConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         return StepResult(

@@ -250,3 +250,62 @@ def test_backoff_grows_and_is_capped() -> None:
     assert 1.0 <= backoff.delay(1) <= 1.5
     assert 4.0 <= backoff.delay(3) <= 6.0
     assert 5.0 <= backoff.delay(30) <= 7.5
+
+
+class TestPreview:
+    """``preview``: the diff the push would make, and nothing pushed."""
+
+    async def _preview(self, kit: Any, ctx: Any, raw: dict[str, Any]) -> Any:
+        config = GitPushStep.config_model.model_validate(raw)
+        return await GitPushStep().preview(ctx, config)
+
+    async def test_the_diff_of_what_would_land_and_no_push(self, kit: Any, name: str) -> None:
+        kit.server.create_repo(name, {"values.yaml": "image: 1\n"}, branch="master")
+        before = kit.server.head(name, "master")
+        ctx = await _clone_and_change(kit, name, "master", file="values.yaml")
+        result = await self._preview(kit, ctx, {"path": "./src"})
+        assert kit.server.head(name, "master") == before
+        assert kit.server.branches(name) == ["master"]
+        assert result.status is PromotionStepStatus.SUCCEEDED
+        assert result.output["branch"] == "master"
+        change = result.effect.change
+        assert (change.branch, change.base) == ("master", before)
+        assert change.head == result.output["commit"]
+        assert "-image: 1\n+changed by work\n" in change.diff
+        assert "git-pass" not in change.repository
+        assert result.effect.summary.startswith("would push commit ")
+
+    async def test_the_remote_moved_on_the_commit_compared_is_rebased(
+        self, kit: Any, name: str
+    ) -> None:
+        kit.server.create_repo(name, {"a.txt": "1\n", "b.txt": "1\n"})
+        ctx = await _clone_and_change(kit, name, file="a.txt")
+        other = await _clone_and_change(kit, name, folder="other", file="b.txt")
+        await kit.run(GitPushStep(), other, {"path": "./src"})
+        moved = kit.server.head(name)
+        result = await self._preview(kit, ctx, {"path": "./src"})
+        change = result.effect.change
+        assert change.base == moved
+        assert "a/a.txt" in change.diff
+        assert "b.txt" not in change.diff  # the other writer's change is already there
+        assert kit.server.head(name) == moved
+
+    async def test_a_new_branch_is_compared_with_the_branch_it_came_from(
+        self, kit: Any, name: str
+    ) -> None:
+        kit.server.create_repo(name, {"a.txt": "1\n"})
+        ctx = await _clone_and_change(kit, name, file="a.txt")
+        result = await self._preview(kit, ctx, {"path": "./src", "generateTargetBranch": True})
+        change = result.effect.change
+        assert change.branch == "kargo/promotion/promo-1"
+        assert change.base == kit.server.head(name)
+        assert "a new branch (compared with main)" in result.effect.summary
+        assert kit.server.branches(name) == ["main"]
+
+    async def test_a_conflict_says_the_push_would_fail(self, kit: Any, name: str) -> None:
+        kit.server.create_repo(name, {"a.txt": "1\n"})
+        ctx = await _clone_and_change(kit, name, file="a.txt")
+        other = await _clone_and_change(kit, name, folder="other", file="a.txt")
+        await kit.run(GitPushStep(), other, {"path": "./src"})
+        with pytest.raises(TerminalStepError, match="the push would fail"):
+            await self._preview(kit, ctx, {"path": "./src"})
