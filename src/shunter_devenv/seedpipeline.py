@@ -134,6 +134,7 @@ def seed_pipeline(
     *,
     operator_kubeconfig: Path | None = None,
     operator_args: tuple[str, ...] | None = None,
+    admission: bool = True,
 ) -> Iterator[SeedPipeline]:
     """Start everything and apply the seed; ``values`` is both environments' values.yaml.
 
@@ -141,6 +142,8 @@ def seed_pipeline(
     one run away from another's in the same cluster. The operator runs with the cluster's
     administrator kubeconfig and watches the project's namespace, unless
     ``operator_kubeconfig`` (e.g. a ServiceAccount's token) and ``operator_args`` say otherwise.
+    ``admission=False``: the operator serves no admission webhooks (it registers them itself,
+    which an identity without rights on webhook configurations cannot do).
     """
     git_server = GitServer(users=dict([_GIT_LOGIN]))
     with git_server as git, Registry(users=dict([_REGISTRY_LOGIN])) as reg:
@@ -161,6 +164,7 @@ def seed_pipeline(
                 **(env or {}),
             },
             args=("--namespace", project) if operator_args is None else operator_args,
+            admission=admission,
         )
         with operator:
             text = render_seed(reg.host, git.base_url)

@@ -163,6 +163,8 @@ def test_deployment_runs_shunter_as_non_root_on_a_read_only_root(helm: Any) -> N
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
         "probes": 8080,
         "metrics": 9090,
+        "receivers": 8081,
+        "webhooks": 9443,
     }
     (single,) = _kinds(_render(helm, "leaderElection.enabled=false"))["Deployment"]
     assert single["spec"]["replicas"] == 1
@@ -173,11 +175,11 @@ def test_high_availability_sharding_metrics_and_garbage_collection_values(helm: 
     kinds = _kinds(_render(helm, "shardName=east", "metrics.serviceMonitor.enabled=true"))
     (pdb,) = kinds["PodDisruptionBudget"]
     assert pdb["spec"]["minAvailable"] == 1
-    (service,) = kinds["Service"]
+    (service,) = (s for s in kinds["Service"] if s["metadata"]["name"] == "shunter-metrics")
     assert service["spec"]["ports"][0]["targetPort"] == "metrics"
     (monitor,) = kinds["ServiceMonitor"]
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
-    (role,) = kinds["Role"]
+    (role,) = (r for r in kinds["Role"] if r["metadata"]["name"] == "shunter-leader-election")
     assert role["rules"] == [
         {
             "apiGroups": ["coordination.k8s.io"],
@@ -202,7 +204,7 @@ def test_high_availability_sharding_metrics_and_garbage_collection_values(helm: 
     }
     assert env["SHUNTER_GC_INTERVAL"] == "0"
     assert env["SHUNTER_METRICS_ADDRESS"] == ""
-    assert "Service" not in off
+    assert "shunter-metrics" not in {s["metadata"]["name"] for s in off.get("Service", [])}
 
 
 def test_rollouts_crds_only_when_asked_and_never_by_the_operator(helm: Any) -> None:
@@ -238,7 +240,12 @@ def test_the_ui_is_off_by_default_and_holds_no_credentials_when_on(helm: Any) ->
         "name": "kube-root-ca.crt"
     }
     services = {s["metadata"]["name"]: s for s in kinds["Service"]}
-    assert set(services) == {"shunter-ui", "shunter-receivers", "shunter-webhooks"}
+    assert set(services) == {
+        "shunter-ui",
+        "shunter-receivers",
+        "shunter-webhooks",
+        "shunter-metrics",
+    }
     service = services["shunter-ui"]
     assert service["spec"]["selector"] == ui["spec"]["selector"]["matchLabels"]
     operator_selector = deployments["shunter"]["spec"]["selector"]["matchLabels"]
@@ -256,7 +263,7 @@ def test_webhook_receivers_have_their_own_service_and_optional_ingress(helm: Any
     kinds = _kinds(_render(helm))
     (deployment,) = kinds["Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SHUNTER_RECEIVERS_ADDRESS"] == "0.0.0.0:8081"
     assert env["SHUNTER_RECEIVERS_BASE_URL"] == ""
     assert env["SHUNTER_SYSTEM_RESOURCES_NAMESPACE"] == "kargo-system-resources"
@@ -285,7 +292,7 @@ def test_webhook_receivers_have_their_own_service_and_optional_ingress(helm: Any
     assert rule["http"]["paths"][0]["backend"]["service"]["port"] == {"name": "receivers"}
     (deployment,) = exposed["Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SHUNTER_RECEIVERS_BASE_URL"] == "https://hooks.example.com"
 
     off = _kinds(_render(helm, "receivers.enabled=false"))
@@ -369,7 +376,7 @@ def test_webhooks_are_the_catalogue_and_spare_kube_system(helm: Any) -> None:
             assert sorted(expression["values"]) == ["kube-system", "ops", "shunter-system"]
     (deployment,) = kinds["Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SHUNTER_ADMISSION_ADDRESS"] == "0.0.0.0:9443"
     assert env["SHUNTER_ADMISSION_SECRET"] == "shunter-system/shunter-webhook-tls"
     assert env["SHUNTER_ADMISSION_HOSTS"].split(",")[0] == "shunter-webhooks.shunter-system.svc"
@@ -384,7 +391,7 @@ def test_webhooks_are_the_catalogue_and_spare_kube_system(helm: Any) -> None:
         assert annotations["cert-manager.io/inject-ca-from"] == "shunter-system/shunter-webhook"
     (deployment,) = managed["Deployment"]
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["SHUNTER_ADMISSION_CERT_DIR"] == "/var/run/shunter/webhook-tls"
     assert "SHUNTER_ADMISSION_SECRET" not in env
     off = _kinds(_render(helm, "webhooks.enabled=false"))

@@ -61,6 +61,8 @@ def operator_kubeconfig(
     ).stdout  # fmt: skip
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     plane.kubectl("create", "namespace", SYSTEM)
+    namespaces = [d for d in docs if d["kind"] == "Namespace"]  # e.g. kargo-system-resources
+    plane.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": namespaces}))
     rbac = [d for d in docs if d["kind"] in RBAC_KINDS]
     plane.apply(json.dumps({"apiVersion": "v1", "kind": "List", "items": rbac}))
     (deployment,) = [d for d in docs if d["kind"] == "Deployment"]
@@ -81,8 +83,18 @@ def operator_kubeconfig(
         "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP": "true",
         "SHUNTER_MIN_STEP_REQUEUE_SECONDS": "0.5",
     }
-    for local in ("SHUNTER_WORK_DIR", "SHUNTER_METRICS_ADDRESS"):
-        env.pop(local)
+    # Local ports and paths are the test's own; the webhooks are not served here (registering
+    # them is the chart's job, not the operator's: see test_chart for their RBAC).
+    for local in (
+        "SHUNTER_WORK_DIR",
+        "SHUNTER_METRICS_ADDRESS",
+        "SHUNTER_RECEIVERS_ADDRESS",
+        "SHUNTER_ADMISSION_ADDRESS",
+        "SHUNTER_ADMISSION_SECRET",
+        "SHUNTER_ADMISSION_HOSTS",
+        "SHUNTER_ADMISSION_CERT_DIR",
+    ):
+        env.pop(local, None)
     return path, env
 
 
@@ -101,6 +113,7 @@ def seed(
         project=PROJECT,
         operator_kubeconfig=kubeconfig,
         operator_args=(),  # cluster-wide, as the chart runs it
+        admission=False,
     ) as pipeline:
         yield pipeline
 

@@ -115,6 +115,40 @@ def _promote(seed: SeedPipeline, name: str, stage: str, freight: str) -> None:
     )
 
 
+def _broken_stage(seed: SeedPipeline) -> dict[str, Any]:
+    """A Stage whose promotions end Errored: its step edits a file that is not there."""
+    return {
+        "apiVersion": "kargo.akuity.io/v1alpha1",
+        "kind": "Stage",
+        "metadata": {"name": "broken", "namespace": seed.namespace},
+        "spec": {
+            "requestedFreight": [
+                {
+                    "origin": {"kind": "Warehouse", "name": "example-container"},
+                    "sources": {"direct": True},
+                }
+            ],
+            "promotionTemplate": {
+                "spec": {
+                    "steps": [
+                        {
+                            "uses": "yaml-update",
+                            "config": {
+                                "path": "missing/values.yaml",
+                                "updates": [{"key": "image.tag", "value": "x"}],
+                            },
+                        }
+                    ]
+                }
+            },
+        },
+    }
+
+
+def _present(samples: Samples, name: str, **labels: str) -> bool:
+    return any(n == name and labels.items() <= dict(lbls).items() for n, lbls in samples)
+
+
 def _scrape_when(seed: SeedPipeline, ready: Any, what: str) -> tuple[str, float]:
     def probe() -> tuple[str, float] | None:
         try:
@@ -174,12 +208,15 @@ def test_metrics_during_the_seed_pipeline_and_the_example_alerts(
         lambda: seed.current_freight("preprod"), what="preprod promoted", details=seed.diagnostics
     )
     seed.kube.apply(json.dumps(_slow_stage(seed, gate)), server_side=False)
+    seed.kube.apply(json.dumps(_broken_stage(seed)), server_side=False)
     _promote(seed, "slow.1", "slow", first)
     text_a, _ = _scrape_when(
         seed,
         lambda s: (
             _value(s, "shunter_promotion_running_since_timestamp_seconds", stage="slow")
             and _value(s, "shunter_promotions_total", stage="preprod", phase="Succeeded")
+            # The counters of a new Stage start at 0, so increase() sees its first failure.
+            and _present(s, "shunter_promotions_total", stage="broken", phase="Errored")
         ),
         "scrape A: preprod Succeeded and slow Running",
     )
@@ -189,32 +226,17 @@ def test_metrics_during_the_seed_pipeline_and_the_example_alerts(
     assert _value(a, "shunter_discovery_runs_total", warehouse="example-container") >= 1
     assert _value(a, "shunter_freight_created_total", project=PROJECT) >= 1
     assert _value(a, "shunter_registry_requests_total", host=seed.registry.host, outcome="2xx") > 0
-    assert _value(a, "shunter_git_requests_total", verb="clone", outcome="success") >= 1
+    assert _value(a, "shunter_git_requests_total", verb="fetch", outcome="success") >= 1
     assert _value(a, "shunter_git_requests_total", verb="push", outcome="success") >= 1
     assert _value(a, "shunter_promotion_step_duration_seconds_count", kind="yaml-update") >= 1
     assert _value(a, "shunter_reconciles_total", kind="promotions") >= 1
     assert _value(a, "shunter_stage_health", project=PROJECT, stage="preprod") == 1
     assert _value(a, "shunter_warehouse_discovery_failing", project=PROJECT) == 0
-    assert _value(a, "shunter_promotions_total", stage="prod", phase="Errored") == 0
+    assert _value(a, "shunter_promotions_total", stage="broken", phase="Errored") == 0
     assert not [key for key in a if "freight" in dict(key[1]) or "commit" in dict(key[1])]
 
-    # Failures: Freight preprod never verified, promoted to prod; wrong registry credentials.
-    seed.add_old_freight(
-        "unverified", "unverified", "2026-09-01_0000-0000001", "sha256:" + "0d" * 32
-    )
-    unverified = wait_for(
-        lambda: next(
-            (
-                f["metadata"]["name"]
-                for f in seed.get("freight")["items"]
-                if f.get("alias") == "unverified" and f["metadata"]["name"] != "unverified"
-            ),
-            None,
-        ),
-        what="the hand-made Freight renamed",
-        details=seed.diagnostics,
-    )
-    _promote(seed, "prod.unverified", "prod", unverified)
+    # Failures: a Promotion whose step errors; wrong registry credentials.
+    _promote(seed, "broken.1", "broken", first)
     seed.kube.kubectl(
         "patch", "secret", "registry", "-n", seed.namespace, "--type=merge",
         "-p", json.dumps({"stringData": {"password": "wrong"}}),
@@ -223,7 +245,7 @@ def test_metrics_during_the_seed_pipeline_and_the_example_alerts(
     text_b, b_time = _scrape_when(
         seed,
         lambda s: (
-            _value(s, "shunter_promotions_total", stage="prod", phase="Errored") == 1
+            _value(s, "shunter_promotions_total", stage="broken", phase="Errored") == 1
             and _value(s, "shunter_warehouse_discovery_failing", project=PROJECT) == 1
         ),
         "scrape B: a Promotion Errored and discovery failing",
@@ -257,7 +279,7 @@ def test_metrics_during_the_seed_pipeline_and_the_example_alerts(
                             _expected(
                                 by_name["ShunterPromotionFailed"],
                                 **where,
-                                stage="prod",
+                                stage="broken",
                                 phase="Errored",
                             )
                         ],
