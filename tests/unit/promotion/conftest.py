@@ -250,6 +250,7 @@ class StuckStep:
     config_model: ClassVar[type[StepConfig]] = StuckConfig
     default_timeout: ClassVar[timedelta | None] = None
     default_error_threshold: ClassVar[int] = 1
+    external_effects: ClassVar[Effects] = Effects.NONE
 
     async def run(self, ctx: StepContext, config: Any) -> StepResult:
         if config.how == "loop":
