@@ -104,7 +104,10 @@ def _http_ok(
     else:
         if not ca_file.is_file():
             return False, ""
-        context = ssl.create_default_context(cafile=str(ca_file))
+        try:
+            context = ssl.create_default_context(cafile=str(ca_file))
+        except ssl.SSLError:  # the server is still writing its certificate
+            return False, ""
         connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=2, context=context)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
