@@ -147,8 +147,7 @@ def test_idle_operator_reads_only_its_watches(plane: ControlPlane, tmp_path: Pat
         plane.apply(_warehouse(), server_side=False)
         manifests = _manifests()
         wait_for(  # once the webhooks' cache holds the Warehouse
-            lambda: plane.kubectl("apply", "-f", "-", stdin=manifests, check=False).returncode
-            == 0,
+            lambda: plane.kubectl("apply", "-f", "-", stdin=manifests, check=False).returncode == 0,
             what="the Freight and Stages admitted",
             details=operator.log,
         )
