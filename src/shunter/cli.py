@@ -171,12 +171,10 @@ def _preview(session: Session, project: str, stage: str, freight: str) -> int:
     """``shunter promote --dry-run``: the preview, loaded only now (it needs the promotion
     engine and the steps, which the other commands do not)."""
     from shunter.cliclient.identity import caller_actor  # noqa: PLC0415
-    from shunter.preview import PreviewError  # noqa: PLC0415
+    from shunter.preview import PreviewError, credentials_over_http  # noqa: PLC0415
     from shunter.preview.cli import run_preview  # noqa: PLC0415
 
-    allow_http = session.args.allow_credentials_over_http or os.environ.get(
-        "SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP", ""
-    ).lower() in ("1", "true", "yes")
+    allow_http = credentials_over_http(session.args.allow_credentials_over_http)
     try:
         return run_preview(
             session.api,

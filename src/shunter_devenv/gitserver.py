@@ -267,6 +267,15 @@ class GitServer:
         """The bare repository's directory."""
         return self.root / f"{self._normalise(name)}.git"
 
+    def refs(self, name: str) -> str:
+        """``git for-each-ref`` of repository ``name``: every ref and the commit it names."""
+        return subprocess.run(
+            ["git", "--git-dir", str(self.repo_path(name)), "for-each-ref"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
     # -- the CGI bridge --------------------------------------------------------------------
 
     def _authenticate(self, header: str | None) -> tuple[bool, str | None]:

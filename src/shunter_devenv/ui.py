@@ -24,10 +24,18 @@ _URL = re.compile(r"shunter UI: (http://\S+)")
 class UiProcess:
     """``python -m shunter ui`` against a kubeconfig, ``auth`` ``kubeconfig`` or ``token``."""
 
-    def __init__(self, kubeconfig: Path, log_path: Path, *, auth: str = "kubeconfig") -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log_path: Path,
+        *,
+        auth: str = "kubeconfig",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.log_path = log_path
         self.auth = auth
+        self.extra_args = extra_args
         self._process: ManagedProcess | None = None
         self._url: str | None = None
 
@@ -35,6 +43,7 @@ class UiProcess:
         """Start the UI and wait until it prints its URL."""
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
         argv = [sys.executable, "-m", "shunter", "ui", "--port", "0", "--auth", self.auth]
+        argv += self.extra_args
         self._process = ManagedProcess("shunter-ui", argv, self.log_path, env=env)
         self._process.start()
         process = self._process

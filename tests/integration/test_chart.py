@@ -234,6 +234,11 @@ def test_the_ui_is_off_by_default_and_holds_no_credentials_when_on(helm: Any) ->
     assert container["command"] == ["shunter", "ui"]
     assert container["args"][:2] == ["--auth", "token"]
     assert "--secure-cookies" in container["args"]
+    preview = container["args"].index("--preview-seconds")
+    assert container["args"][preview + 1] == "120"
+    # Previews clone into /tmp: writable although the root filesystem is read-only.
+    assert {m["name"]: m["mountPath"] for m in container["volumeMounts"]}["tmp"] == "/tmp"
+    assert {v["name"]: v for v in pod["volumes"]}["tmp"] == {"name": "tmp", "emptyDir": {}}
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == "shunter-ui"
     assert {v["name"]: v for v in pod["volumes"]}["cluster-ca"]["configMap"] == {

@@ -9,7 +9,6 @@ exactly that.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,12 +44,7 @@ def _verified_in_preprod(seed: Seed) -> str | None:
 
 
 def _refs(seed: Seed) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(seed.git.repo_path(SEED_REPO)), "for-each-ref"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    return seed.git.refs(SEED_REPO)
 
 
 def _objects(seed: Seed) -> dict[str, Any]:

@@ -22,7 +22,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from shunter_devenv.cluster import Cluster
-from shunter_devenv.seedpipeline import FIRST_TAG, SeedPipeline, seed_pipeline
+from shunter_devenv.gitserver import GitRequestKind
+from shunter_devenv.seedpipeline import FIRST_TAG, SEED_REPO, SeedPipeline, seed_pipeline
 from shunter_devenv.ui import UiProcess
 from shunter_devenv.waiting import wait_for
 
@@ -55,9 +56,11 @@ def seed(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
 
 @pytest.fixture(scope="module")
 def ui(seed: SeedPipeline, tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiProcess]:
-    """``shunter ui`` with the administrator's kubeconfig, as a user runs it locally."""
+    """``shunter ui`` with the administrator's kubeconfig, as a user runs it locally (its
+    previews may send the seed's git credentials to the test git server's http:// URL)."""
     log = tmp_path_factory.mktemp("ui") / "ui.log"
-    with UiProcess(seed.kube.kubeconfig_path, log) as process:
+    http = ("--allow-credentials-over-http",)
+    with UiProcess(seed.kube.kubeconfig_path, log, extra_args=http) as process:
         yield process
 
 
@@ -208,6 +211,62 @@ def _preprod_verified_freight(seed: SeedPipeline) -> str:
         return name if "preprod" in (status.get("verifiedIn") or {}) else None
 
     return str(wait_for(verified, what="verified Freight in preprod", details=seed.diagnostics))
+
+
+def test_preview_in_the_prod_promote_dialog_shows_the_diff_and_changes_nothing(
+    seed: SeedPipeline, ui: UiProcess, page: Page
+) -> None:
+    name = _preprod_verified_freight(seed)
+    tag = seed.get("freight", name)["images"][0]["tag"]
+    refs = seed.git.refs(SEED_REPO)
+    pushes = seed.git.request_count(GitRequestKind.RECEIVE_PACK)
+    promotions = {p["metadata"]["name"] for p in seed.promotions()}
+
+    page.goto(f"{ui.base_url}/projects/{NS}")
+    page.locator("#stage-prod button.promote").click()
+    option = page.locator(f'#dialog .option[data-freight="{name}"]')
+    option.locator("button", has_text="Preview").click()
+    report = option.locator(".preview-report")
+    expect(report).to_be_visible(timeout=60_000)
+    expect(report.locator(".outcome")).to_have_text("Every step would go through.")
+    diff = report.locator("pre.diff")
+    expect(diff.locator(".meta").first).to_have_text(
+        "diff --git a/prod/values.yaml b/prod/values.yaml"
+    )
+    expect(diff.locator(".add")).to_have_text([f"+  lmsImageTag: {tag}"])
+    expect(diff.locator(".del")).to_have_count(1)
+    expect(diff.locator(".del")).to_contain_text("-  lmsImageTag: ")
+    added = diff.locator(".add").evaluate("e => getComputedStyle(e).backgroundColor")
+    removed = diff.locator(".del").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert added != removed, "added and removed lines look the same"
+    skipped = report.locator('.skipped-effects li[data-uses="git-push"]')
+    expect(skipped).to_contain_text("would push commit")
+    expect(report.locator('.step[data-uses="git-push"] .state')).to_have_text("not run")
+    diff.scroll_into_view_if_needed()
+    _shot(page, "preview")
+
+    # One preview at a time per user: a second one while the first runs is refused.
+    statuses = page.evaluate(
+        """async ([url, freight]) => {
+            const token = document.querySelector('meta[name="csrf-token"]').content;
+            const post = () => fetch(url, {method: "POST", body: new URLSearchParams({freight}),
+                headers: {"X-CSRF-Token": token, "X-Shunter-Fragment": "1"}})
+                .then(async r => [r.status, await r.text()]);
+            return await Promise.all([post(), post()]);
+        }""",
+        [f"/projects/{NS}/stages/prod/preview", name],
+    )
+    assert sorted(s for s, _ in statuses) == [200, 429], statuses
+    assert "one preview at a time per user" in next(t for s, t in statuses if s == 429)
+    # Without the anti-forgery token it is refused like any other POST.
+    forged = page.request.post(
+        f"{ui.base_url}/projects/{NS}/stages/prod/preview", form={"freight": name}
+    )
+    assert forged.status == 403
+
+    assert seed.git.refs(SEED_REPO) == refs, "the preview changed refs on the git server"
+    assert seed.git.request_count(GitRequestKind.RECEIVE_PACK) == pushes, "a push was attempted"
+    assert {p["metadata"]["name"] for p in seed.promotions()} == promotions
 
 
 def test_promoting_the_verified_freight_into_prod_from_the_ui(

@@ -13,6 +13,7 @@ in the cluster and nothing is pushed; the folder is removed afterwards.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import tempfile
 import uuid
@@ -40,12 +41,19 @@ from shunter.promotion.step import Capabilities, GitAuthor, StepResult
 from shunter.promotion.tasks import inflate_stage_template
 from shunter.steps import load_builtin_steps
 
-__all__ = ["PreviewError", "Previewer"]
+__all__ = ["PreviewError", "Previewer", "credentials_over_http"]
 
 
 class PreviewError(Exception):
     """The Promotion cannot be previewed (no such Stage or Freight, nothing to run, not
     available, unreadable); the message says why."""
+
+
+def credentials_over_http(flag: bool) -> bool:
+    """Whether previews may send repository credentials to plain ``http://`` URLs: the
+    command's flag, else ``$SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP`` (as the operator reads it)."""
+    value = os.environ.get("SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP", "")
+    return flag or value.strip().lower() in ("1", "true", "yes")
 
 
 async def _discard(_status: PromotionStatus) -> None:

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from shunter.promotion.effects import RepositoryChange
 
-__all__ = ["MAX_DIFF_LINES", "PreviewReport", "SkippedEffect", "StepPreview", "render_text"]
+__all__ = [
+    "MAX_DIFF_LINES",
+    "PreviewReport",
+    "SkippedEffect",
+    "StepPreview",
+    "diff_lines",
+    "render_text",
+]
 
 #: Lines of one repository's diff a report prints.
 MAX_DIFF_LINES = 2000
@@ -61,7 +68,8 @@ class PreviewReport:
         return [SkippedEffect(s.alias, s.uses, s.effect) for s in self.steps if s.effect]
 
 
-def _diff(change: RepositoryChange) -> list[str]:
+def diff_lines(change: RepositoryChange) -> list[str]:
+    """The lines of a repository's diff a report shows (cut after :data:`MAX_DIFF_LINES`)."""
     lines = change.diff.splitlines()
     if len(lines) <= MAX_DIFF_LINES:
         return lines
@@ -98,5 +106,5 @@ def render_text(report: PreviewReport) -> str:
             f"Changes to {change.repository}, branch {change.branch} "
             f"({base} -> {change.head[:7]}):",
         ]
-        out += _diff(change) if change.diff else ["  (no changes)"]
+        out += diff_lines(change) if change.diff else ["  (no changes)"]
     return "\n".join(out) + "\n"

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from shunter.ui import security
 from shunter.ui.kubeapi import ApiError, Cluster, UserApi
+from shunter.ui.previews import PreviewRunner
 from shunter.ui.rendering import environment
 from shunter.ui.watchcache import WatchHub
 
@@ -58,6 +59,12 @@ class UiConfig:
     secure_cookies: bool = False
     page_size: int = 50
     idle_seconds: float = 120.0
+    #: A preview still running after this long is stopped.
+    preview_seconds: float = 120.0
+    #: Previews running at once on this server.
+    preview_workers: int = 2
+    #: Previews hand repository credentials to plain ``http://`` URLs (test setups only).
+    allow_credentials_over_http: bool = False
 
 
 @dataclass(frozen=True)
@@ -90,9 +97,15 @@ class UiState:
     own_username: str | None = None
     streams: set[asyncio.Task[Any]] = field(default_factory=set)
     _tokens: dict[str, _TokenClient] = field(default_factory=dict)
+    previews: PreviewRunner = field(init=False)
 
     def __post_init__(self) -> None:
         self.hub.idle_seconds = self.config.idle_seconds
+        self.previews = PreviewRunner(
+            self.config.preview_seconds,
+            self.config.preview_workers,
+            allow_credentials_over_http=self.config.allow_credentials_over_http,
+        )
 
     async def token_client(self, token: str) -> _TokenClient:
         """The API access of a bearer token (cached while it is in use)."""
@@ -122,7 +135,8 @@ class UiState:
             task.cancel()
 
     async def close(self) -> None:
-        """Stop the watches and close every connection."""
+        """Stop the watches and the previews, and close every connection."""
+        self.previews.close()
         await self.hub.close()
         for client in self._tokens.values():
             await client.api.close()

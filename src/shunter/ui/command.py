@@ -63,6 +63,18 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="mark cookies Secure (the UI is served over HTTPS, e.g. behind a TLS proxy)",
     )
+    parser.add_argument(
+        "--preview-seconds",
+        type=float,
+        default=120.0,
+        help="stop a promotion preview still running after this long (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--allow-credentials-over-http",
+        action="store_true",
+        help="previews send repository credentials to plain http:// servers (test setups only; "
+        "also $SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP)",
+    )
     parser.set_defaults(func=run_ui)
 
 
@@ -72,6 +84,7 @@ async def _serve(args: argparse.Namespace, announce: Callable[[str], None]) -> i
 
     from aiohttp import web  # noqa: PLC0415
 
+    from shunter.preview import credentials_over_http  # noqa: PLC0415
     from shunter.ui.app import UiConfig, create_app  # noqa: PLC0415
     from shunter.ui.kubeapi import ApiError, Cluster  # noqa: PLC0415
 
@@ -91,7 +104,14 @@ async def _serve(args: argparse.Namespace, announce: Callable[[str], None]) -> i
         print(f"shunter: {exc.message}. Set KUBECONFIG or pass --kubeconfig.", file=sys.stderr)
         return 1
     key = secrets.token_urlsafe(24) if args.auth == "kubeconfig" else None
-    config = UiConfig(auth=args.auth, launch_key=key, secure_cookies=args.secure_cookies)
+    allow_http = credentials_over_http(args.allow_credentials_over_http)
+    config = UiConfig(
+        auth=args.auth,
+        launch_key=key,
+        secure_cookies=args.secure_cookies,
+        preview_seconds=max(1.0, args.preview_seconds),
+        allow_credentials_over_http=allow_http,
+    )
     runner = web.AppRunner(create_app(config, cluster), handle_signals=False, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, args.address, args.port)

@@ -146,18 +146,8 @@ class UserApi:
         return [i for i in body.get("items") or [] if isinstance(i, dict)]
 
     async def get(self, plural: str, namespace: str, name: str) -> JSON:
-        """One object."""
-        return await self._json(
-            self._custom.get_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                name,
-                _preload_content=False,
-                _request_timeout=_TIMEOUT,
-            )
-        )
+        """One object of a Kargo kind."""
+        return await self.read(plural, namespace, name)
 
     async def create(self, plural: str, namespace: str, body: JSON) -> JSON:
         """Create an object."""
@@ -195,6 +185,54 @@ class UserApi:
                 _request_timeout=_TIMEOUT,
             )  # type: ignore[call-arg]
         )
+
+    def _core_call(self, plural: str, namespace: str, name: str | None, **kw: Any) -> Any:
+        core = k8s.CoreV1Api(self._client)
+        calls = {
+            "secrets": (core.read_namespaced_secret, core.list_namespaced_secret),
+            "configmaps": (core.read_namespaced_config_map, core.list_namespaced_config_map),
+        }
+        if plural not in calls:
+            raise ApiError(400, f"the UI does not read {plural} of the core API")
+        read, listing = calls[plural]
+        if name is None:
+            return listing(namespace, **kw)
+        return read(name, namespace, **kw)
+
+    async def read(
+        self, plural: str, namespace: str | None, name: str, *, group: str = GROUP
+    ) -> JSON:
+        """One object of a Kargo kind (``namespace`` None: cluster-scoped) or, with ``group``
+        ``""``, a Secret or ConfigMap."""
+        options: dict[str, Any] = {"_preload_content": False, "_request_timeout": _TIMEOUT}
+        if not group:
+            return await self._json(self._core_call(plural, namespace or "", name, **options))
+        if namespace is None:
+            call = self._custom.get_cluster_custom_object(group, VERSION, plural, name, **options)
+            return await self._json(call)
+        return await self._json(
+            self._custom.get_namespaced_custom_object(
+                group, VERSION, namespace, plural, name, **options
+            )
+        )
+
+    async def select(
+        self, plural: str, namespace: str, label_selector: str | None, *, group: str = GROUP
+    ) -> list[JSON]:
+        """The objects of a namespace that match ``label_selector`` (``group`` as in
+        :meth:`read`)."""
+        options: dict[str, Any] = {"_preload_content": False, "_request_timeout": _TIMEOUT}
+        if label_selector:
+            options["label_selector"] = label_selector
+        if not group:
+            body = await self._json(self._core_call(plural, namespace, None, **options))
+        else:
+            body = await self._json(
+                self._custom.list_namespaced_custom_object(
+                    group, VERSION, namespace, plural, **options
+                )
+            )
+        return [i for i in body.get("items") or [] if isinstance(i, dict)]
 
     async def whoami(self) -> str | None:
         """The user name the API server sees (a SelfSubjectReview), or None if unknown."""

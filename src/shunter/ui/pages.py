@@ -269,6 +269,7 @@ async def promote_dialog(request: web.Request) -> web.Response:
         options=options,
         steps=actions.step_names(stage),
         freight=None,
+        preview_seconds=state_of(request).previews.seconds,
     )
 
 
@@ -291,6 +292,7 @@ async def targets_dialog(request: web.Request) -> web.Response:
         options=options,
         steps=[],
         freight=views.freight_row(freight, colors_of(watch)),
+        preview_seconds=state_of(request).previews.seconds,
     )
 
 

@@ -86,3 +86,45 @@ def test_a_freeze_shows_on_the_card_and_the_stage_page_escaped() -> None:
     assert "Promotion windows" in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "Opens" in html
+
+
+def test_a_preview_report_escapes_repository_content_and_colours_each_line() -> None:
+    from shunter.preview import PreviewReport  # noqa: PLC0415
+    from shunter.preview.report import StepPreview  # noqa: PLC0415
+    from shunter.promotion.effects import RepositoryChange  # noqa: PLC0415
+    from shunter.ui.previews import report_view  # noqa: PLC0415
+
+    diff = "\n".join(
+        [
+            "diff --git a/values.yaml b/values.yaml",
+            "--- a/values.yaml",
+            "+++ b/values.yaml",
+            "@@ -1,2 +1,2 @@",
+            " name: " + HOSTILE,
+            "-tag: old",
+            "+tag: " + HOSTILE,
+        ]
+    )
+    report = PreviewReport(
+        project="p",
+        stage="prod",
+        freight="f" * 40,
+        freight_alias=HOSTILE,
+        phase="Succeeded",
+        steps=[
+            StepPreview(1, "clone", "git-clone", "Succeeded", message=HOSTILE),
+            StepPreview(2, "push", "git-push", "Succeeded", effect="would push " + HOSTILE),
+        ],
+        changes=[RepositoryChange("https://git.example/r.git", "main", "a" * 40, "b" * 40, diff)],
+    )
+    view = report_view(report)
+    assert [line.kind for line in view.repositories[0].lines] == [
+        "meta", "file", "file", "hunk", "context", "del", "add",
+    ]  # fmt: skip
+    assert (view.repositories[0].added, view.repositories[0].removed) == (1, 1)
+    html = _render("_preview.html", preview=view, problem="", who="admin")
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert html.count("&lt;script&gt;") >= 3
+    assert '<span class="add">+tag: &lt;script&gt;' in html
+    assert 'data-uses="git-push"' in html

@@ -244,8 +244,45 @@
       note.textContent = data.message;
     }
   }
+  // A preview changes nothing, so it needs no confirmation; it runs the steps on the server,
+  // which can take a while: the pane says so until the report arrives.
+  async function preview(form) {
+    const pane = form.closest(".option").querySelector(".preview-pane");
+    const button = form.querySelector("button");
+    const who = document.querySelector(".who");
+    const running = document.createElement("p");
+    running.className = "preview-running";
+    running.setAttribute("role", "status");
+    running.textContent = `Previewing as ${who ? who.textContent : "you"}: the steps run in a ` +
+      `scratch folder on the server (at most ${form.dataset.seconds} seconds, one preview at a ` +
+      "time per user). Nothing is pushed or changed.";
+    pane.replaceChildren(running);
+    pane.hidden = false;
+    button.disabled = true;
+    try {
+      const response = await fetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+        credentials: "same-origin",
+        headers: { Accept: "text/html", "X-CSRF-Token": csrf, "X-Shunter-Fragment": "1" },
+      });
+      const html = await response.text();
+      const report = fromHtml(html);
+      if (report && report.matches(".preview-report")) {
+        pane.replaceChildren(report);
+        report.scrollIntoView({ block: "start" });
+      }
+      else running.textContent = await problemOf(new Response(html, { status: response.status }));
+    } catch (err) {
+      running.textContent = `The UI server could not be reached: ${err}`;
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   document.addEventListener("submit", (ev) => {
     const form = ev.target;
+    if (form.matches("form.preview")) { ev.preventDefault(); preview(form); return; }
     if (!form.matches("form.action")) return;
     ev.preventDefault();
     pending = form;
