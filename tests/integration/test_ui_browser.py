@@ -171,6 +171,9 @@ def test_a_new_image_tag_reaches_preprod_card_and_timeline_without_reload(
     expect(timeline.locator("#live")).to_have_text("live")
     timeline.evaluate("window.notReloaded = true")
 
+    count = timeline.locator("#freight-count")
+    before = int(count.inner_text().split()[0])
+
     tag = _new_tag()
     seed.push(tag, datetime.now(UTC))
     # Refresh the Warehouse from the UI: the button asks first, then sets the annotation.
@@ -197,9 +200,54 @@ def test_a_new_image_tag_reaches_preprod_card_and_timeline_without_reload(
     expect(marker).to_be_visible(timeout=LIVE)
     assert marker.evaluate("m => getComputedStyle(m).backgroundColor") == GREEN
     assert timeline.locator("#freight-rows tr").first.get_attribute("id") == f"freight-{name}"
+    expect(count).to_have_text(f"{before + 1} pieces of Freight, newest first")
     assert timeline.evaluate("window.notReloaded") is True
     _shot(timeline, "timeline")
     timeline.close()
+
+
+def test_the_projects_list_follows_projects_and_their_stages_without_reload(
+    seed: SeedPipeline, ui: UiProcess, page: Page
+) -> None:
+    page.goto(f"{ui.base_url}/")
+    expect(page.locator("#live")).to_have_text("live")
+    expect(page.locator(f"#project-{NS} .stages")).to_have_text("2")
+    page.evaluate("window.notReloaded = true")
+    name = "ui-live-" + os.urandom(3).hex()
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {"kargo.akuity.io/project": "true"}},
+    }
+    project = {
+        "apiVersion": "kargo.akuity.io/v1alpha1",
+        "kind": "Project",
+        "metadata": {"name": name},
+    }
+    stage = {
+        "apiVersion": "kargo.akuity.io/v1alpha1",
+        "kind": "Stage",
+        "metadata": {"name": "test", "namespace": name},
+        "spec": {
+            "requestedFreight": [
+                {"origin": {"kind": "Warehouse", "name": "images"}, "sources": {"direct": True}}
+            ]
+        },
+    }
+    seed.kube.apply(json.dumps(namespace))
+    try:
+        seed.kube.apply(json.dumps(project))
+        row = page.locator(f"#project-{name}")
+        expect(row).to_be_visible(timeout=LIVE)
+        expect(row.locator(".stages")).to_have_text("0")
+        seed.kube.apply(json.dumps(stage))
+        expect(row.locator(".stages")).to_have_text("1", timeout=LIVE)
+        seed.kube.kubectl("delete", "project", name, "--wait=false")
+        expect(row).to_have_count(0, timeout=60_000)
+        assert page.evaluate("window.notReloaded") is True
+    finally:
+        seed.kube.kubectl("delete", "project", name, "--ignore-not-found", "--wait=false")
+        seed.kube.kubectl("delete", "namespace", name, "--ignore-not-found", "--wait=false")
 
 
 def _preprod_verified_freight(seed: SeedPipeline) -> str:
@@ -419,6 +467,11 @@ def test_a_read_only_user_sees_the_pipeline_but_is_forbidden_to_promote(
         expect(page.locator("#dialog .dialog-flash")).to_contain_text("alice")
         assert {p["metadata"]["name"] for p in seed.promotions()} == before
         _shot(page, "forbidden")
+        # A preview reads as alice too: what she may not read stops it, saying so.
+        option.locator("button", has_text="Preview").click()
+        expect(option.locator(".preview-report .problem")).to_contain_text(
+            "kubernetes:alice", timeout=60_000
+        )
         # Reading follows RBAC too: without the RoleBinding the next page load is refused.
         seed.kube.kubectl("delete", "rolebinding", "alice-views", "-n", NS)
 

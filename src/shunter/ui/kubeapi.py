@@ -136,14 +136,15 @@ class UserApi:
             )
         )
 
-    async def list_projects(self) -> list[JSON]:
-        """Every Project (cluster-scoped)."""
+    async def list_projects(self) -> tuple[list[JSON], str]:
+        """Every Project (cluster-scoped), and the list's resourceVersion."""
         body = await self._json(
             self._custom.list_cluster_custom_object(
                 GROUP, VERSION, "projects", _preload_content=False, _request_timeout=_TIMEOUT
             )
         )
-        return [i for i in body.get("items") or [] if isinstance(i, dict)]
+        items = [i for i in body.get("items") or [] if isinstance(i, dict)]
+        return items, str((body.get("metadata") or {}).get("resourceVersion") or "")
 
     async def get(self, plural: str, namespace: str, name: str) -> JSON:
         """One object of a Kargo kind."""
@@ -254,25 +255,29 @@ class UserApi:
         return str(info.username) if info is not None and info.username else None
 
     async def watch(
-        self, plural: str, namespace: str, resource_version: str
+        self, plural: str, namespace: str | None, resource_version: str
     ) -> AsyncIterator[WatchEvent]:
-        """Changes after ``resource_version`` until the API server ends the watch.
+        """Changes after ``resource_version`` until the API server ends the watch
+        (``namespace`` None: a cluster-scoped kind).
 
         Raises :class:`ApiError` (status 410 when ``resource_version`` is too old).
         """
+        options: dict[str, Any] = {
+            "watch": True,
+            "allow_watch_bookmarks": True,
+            "resource_version": resource_version,
+            "timeout_seconds": WATCH_SECONDS,
+            "_preload_content": False,
+            "_request_timeout": WATCH_SECONDS + 30,
+        }
         try:
-            response = await self._custom.list_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                namespace,
-                plural,
-                watch=True,
-                allow_watch_bookmarks=True,
-                resource_version=resource_version,
-                timeout_seconds=WATCH_SECONDS,
-                _preload_content=False,
-                _request_timeout=WATCH_SECONDS + 30,
-            )
+            if namespace is None:
+                call = self._custom.list_cluster_custom_object(GROUP, VERSION, plural, **options)
+            else:
+                call = self._custom.list_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, **options
+                )
+            response = await call
         except ApiException as exc:
             raise _translate(exc) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:

@@ -86,13 +86,13 @@ async def projects_page(request: web.Request) -> web.Response:
         raise web.HTTPSeeOther(f"/projects/{quote(wanted, safe='')}")
     identity: Identity = request["identity"]
     try:
-        projects = await identity.api.list_projects()
+        projects, _ = await identity.api.list_projects()
     except ApiError as exc:
         return render(request, "projects.html", projects=[], error=exc.message)
     names = sorted(views.name_of(p) for p in projects)
     summaries = list(await asyncio.gather(*(_summary(identity, n) for n in names)))
     summaries.sort(key=lambda s: (s.last_activity, s.name), reverse=True)
-    return render(request, "projects.html", projects=summaries, error="")
+    return render(request, "projects.html", projects=summaries, error="", events="/events")
 
 
 # -- Pipeline graph --------------------------------------------------------------------------

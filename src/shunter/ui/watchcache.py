@@ -45,6 +45,8 @@ class Change:
     new: JSON | None
     error: ApiError | None = None
     listed: bool = False
+    #: The Project the change happened in.
+    project: str = ""
 
 
 @dataclass(eq=False)
@@ -81,7 +83,7 @@ class ProjectWatch:
         self.generation = 0
         self._subscribers: set[Subscription] = set()
         self._ready = {k: asyncio.Event() for k in KINDS}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sorted_freight: tuple[int, list[JSON]] | None = None
         self.checked = time.monotonic()
         self._freight_generation = 0
@@ -120,9 +122,10 @@ class ProjectWatch:
 
     # -- live --------------------------------------------------------------------------------
 
-    def subscribe(self) -> Subscription:
-        """Changes from now on, until :meth:`unsubscribe`."""
-        subscription = Subscription()
+    def subscribe(self, subscription: Subscription | None = None) -> Subscription:
+        """Changes from now on, until :meth:`unsubscribe` (into ``subscription`` when given: a
+        view that follows several Projects shares one queue among them)."""
+        subscription = subscription or Subscription()
         self._subscribers.add(subscription)
         self.last_used = time.monotonic()
         return subscription
@@ -152,12 +155,12 @@ class ProjectWatch:
             if old is None:
                 return
             del store[name]
-            self._publish(Change(plural, name, old, None))
+            self._publish(Change(plural, name, old, None, project=self.project))
             return
         if old is not None and _version(old) == _version(obj):
             return
         store[name] = obj
-        self._publish(Change(plural, name, old, obj))
+        self._publish(Change(plural, name, old, obj, project=self.project))
 
     def _replace(self, plural: str, items: list[JSON]) -> None:
         """A fresh list: publish the differences from what was known."""
@@ -170,30 +173,32 @@ class ProjectWatch:
 
     # -- running -----------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start listing and watching."""
-        for plural in KINDS:
-            self._tasks.append(asyncio.create_task(self._follow(plural), name=f"ui-watch-{plural}"))
+    def start(self, kinds: tuple[str, ...] = KINDS) -> None:
+        """Start listing and watching ``kinds`` (those not followed yet)."""
+        for plural in kinds:
+            if plural not in self._tasks:
+                task = asyncio.create_task(self._follow(plural), name=f"ui-watch-{plural}")
+                self._tasks[plural] = task
 
     async def stop(self) -> None:
         """Stop the watches."""
-        for task in self._tasks:
+        for task in self._tasks.values():
             task.cancel()
-        for task in self._tasks:
+        for task in self._tasks.values():
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
 
     def _listed(self, plural: str) -> None:
         self._ready[plural].set()
-        self._publish(Change(plural, "", None, None, listed=True))
+        self._publish(Change(plural, "", None, None, listed=True, project=self.project))
 
     def _fail(self, plural: str, error: ApiError) -> None:
         self.error = error
         for event in self._ready.values():
             event.set()
         for subscription in list(self._subscribers):
-            subscription.put(Change(plural, "", None, None, error))
+            subscription.put(Change(plural, "", None, None, error, project=self.project))
 
     async def _follow(self, plural: str) -> None:
         first = True
@@ -252,9 +257,16 @@ class WatchHub:
         self._reaper: asyncio.Task[None] | None = None
 
     async def project(
-        self, identity: str, api: UserApi, project: str, kinds: tuple[str, ...] = KINDS
+        self,
+        identity: str,
+        api: UserApi,
+        project: str,
+        kinds: tuple[str, ...] = KINDS,
+        *,
+        follow: tuple[str, ...] = KINDS,
     ) -> ProjectWatch:
-        """The identity's view of ``project``, ``kinds`` listed; raises :class:`ApiError`."""
+        """The identity's view of ``project``, ``kinds`` listed (and ``follow`` followed from
+        now on: the Projects list needs only the Stages); raises :class:`ApiError`."""
         key = (identity, project)
         watch = self._watches.get(key)
         if watch is not None and watch.error is not None and not watch.in_use:
@@ -273,9 +285,10 @@ class WatchHub:
         if watch is None:
             watch = ProjectWatch(api, project)
             self._watches[key] = watch
-            watch.start()
             if self._reaper is None:
                 self._reaper = asyncio.create_task(self._reap(), name="ui-watch-reaper")
+        watch.start(kinds)
+        watch.start(follow)
         try:
             return await watch.ready(kinds)
         except ApiError:

@@ -147,7 +147,7 @@
         const into = document.getElementById(f.into);
         if (!into) continue;
         into.prepend(fresh);
-        const empty = into.parentElement.querySelector(":scope > p.empty");
+        const empty = into.parentElement.querySelector(":scope > p.empty") || into.querySelector(":scope > .empty");
         if (empty) empty.remove();
       } else {
         continue;
