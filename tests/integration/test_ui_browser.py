@@ -315,6 +315,11 @@ def test_preview_in_the_prod_promote_dialog_shows_the_diff_and_changes_nothing(
     assert seed.git.refs(SEED_REPO) == refs, "the preview changed refs on the git server"
     assert seed.git.request_count(GitRequestKind.RECEIVE_PACK) == pushes, "a push was attempted"
     assert {p["metadata"]["name"] for p in seed.promotions()} == promotions
+    # Each preview's clones are removed when it ends (the UI server runs for weeks).
+    tmp = Path(tempfile.gettempdir())
+    wait_for(
+        lambda: not list(tmp.glob("shunter-ui-preview-*")), what="the previews' folders removed"
+    )
 
 
 def test_promoting_the_verified_freight_into_prod_from_the_ui(

@@ -30,6 +30,7 @@ from shunter.controllers.availability import freight_availability
 from shunter.controllers.collections import promotion_context
 from shunter.controllers.naming import promotion_name
 from shunter.credentials.kubernetes import KubernetesCredentialsDatabase
+from shunter.git import MirrorStore, default_mirror_store
 from shunter.preview.reader import AccessDenied, Reader, ReaderFetcher, ReaderSecrets
 from shunter.preview.report import PreviewReport, StepPreview
 from shunter.promotion.context import PromotionContext
@@ -69,6 +70,8 @@ class Previewer:
             ``ctx.meta.promotion.actor``.
         allow_credentials_over_http: hand repository credentials to plain ``http://`` URLs
             (the operator's ``SHUNTER_ALLOW_CREDENTIALS_OVER_HTTP``).
+        git_mirrors: where the git steps keep their mirrors (default: a folder of the process,
+            removed when it ends; a long-running caller passes one it removes itself).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class Previewer:
         allow_credentials_over_http: bool = False,
         git_author: GitAuthor | None = None,
         argocd_namespace: str = "argocd",
+        git_mirrors: MirrorStore | None = None,
     ) -> None:
         self._reader = reader
         self._actor = actor
@@ -91,6 +95,7 @@ class Previewer:
             ),
             git_author=git_author or GitAuthor(),
             argocd_namespace=argocd_namespace,
+            git_mirrors=git_mirrors or default_mirror_store(),
         )
 
     async def _read(self, plural: str, kind: str, project: str, name: str) -> dict[str, object]:

@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import tempfile
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+from shunter.git import MirrorStore
 from shunter.preview import AccessDenied, Previewer, PreviewReport
 from shunter.preview.report import StepPreview, diff_lines
 from shunter.ui.kubeapi import GROUP, ApiError, UserApi
@@ -131,15 +134,15 @@ class PreviewRunner:
                 f"{self.workers} previews have been running on this server for "
                 f"{self.seconds:.0f} seconds: try again later"
             ) from None
+        except BaseException:  # the page went away while waiting for a slot
+            self._running.discard(identity)
+            raise
         loop = asyncio.get_running_loop()
-        previewer = Previewer(
-            UiReader(api, loop),
-            actor=f"kubernetes:{username}" if username else "",
-            allow_credentials_over_http=self._allow_http,
-        )
+        reader = UiReader(api, loop)
+        actor = f"kubernetes:{username}" if username else ""
         try:
             future = loop.run_in_executor(
-                self._executor, self._in_thread, previewer, project, stage, freight
+                self._executor, self._in_thread, reader, actor, (project, stage, freight)
             )
         except RuntimeError:  # the server is stopping
             self._running.discard(identity)
@@ -156,12 +159,24 @@ class PreviewRunner:
         return await asyncio.wait_for(asyncio.shield(future), self.seconds + 15)
 
     def _in_thread(
-        self, previewer: Previewer, project: str, stage: str, freight: str
+        self, reader: UiReader, actor: str, promotion: tuple[str, str, str]
     ) -> PreviewReport:
-        async def bounded() -> PreviewReport:
-            return await asyncio.wait_for(previewer.preview(project, stage, freight), self.seconds)
+        """One preview, in a worker thread: its own event loop, its own git mirrors (removed
+        afterwards: a long-running server must not keep a clone per preview)."""
+        with tempfile.TemporaryDirectory(
+            prefix="shunter-ui-preview-", ignore_cleanup_errors=True
+        ) as folder:
+            previewer = Previewer(
+                reader,
+                actor=actor,
+                allow_credentials_over_http=self._allow_http,
+                git_mirrors=MirrorStore(Path(folder) / "mirrors"),
+            )
 
-        return asyncio.run(bounded())
+            async def bounded() -> PreviewReport:
+                return await asyncio.wait_for(previewer.preview(*promotion), self.seconds)
+
+            return asyncio.run(bounded())
 
     def close(self) -> None:
         """Stop taking previews (running ones end at their time limit)."""
