@@ -3,19 +3,24 @@
 :class:`AdmissionLookups` is all a webhook handler may read. :class:`CacheLookups` answers it
 from the operator's watch-fed cache (the same one the controllers read), going to the API
 server only for what the cache does not hold: Namespaces, and an object whose watch event has
-not arrived yet (a Stage created a moment before the Promotion that names it).
+not arrived yet (a Stage created a moment before the Promotion that names it). A Stage's
+promotion windows are computed from the cached ProjectConfig, ClusterConfig and Project
+exactly as the Stage controller computes them (:mod:`shunter.controllers.windows`).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 
 from shunter.api.v1alpha1 import Stage, Warehouse
 from shunter.cache import STAGES, WAREHOUSES, KargoCache
 from shunter.controllers.lookups import CachePromotionSources
 from shunter.controllers.promotion_spec import PromotionSources
+from shunter.controllers.windows import stage_window_state
 from shunter.kube.client import KubeClient, NotFoundError
 from shunter.kube.informer import Kind
+from shunter.windows import ScheduleState
 
 __all__ = ["AdmissionLookups", "CacheLookups"]
 
@@ -42,6 +47,11 @@ class AdmissionLookups(PromotionSources, Protocol):
 
     async def warehouse(self, namespace: str, name: str) -> Warehouse | None:
         """A Warehouse, or None."""
+        ...
+
+    async def promotion_windows(self, stage: Stage, now: datetime) -> ScheduleState | None:
+        """The schedule of the promotion windows that gate ``stage``, at ``now`` (None when
+        no window matches it)."""
         ...
 
 
@@ -84,3 +94,6 @@ class CacheLookups(CachePromotionSources):
         if found is None and name and await self._fetch(WAREHOUSES, namespace, name):
             found = self._cache.warehouse(namespace, name)
         return found
+
+    async def promotion_windows(self, stage: Stage, now: datetime) -> ScheduleState | None:
+        return stage_window_state(self._cache, stage, now)

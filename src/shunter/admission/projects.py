@@ -3,8 +3,11 @@
 * Project (CREATE): refused when its namespace exists without the
   ``kargo.akuity.io/project: "true"`` label, or is being deleted (Kargo's 409 Conflict).
 * ProjectConfig: created only in a project namespace (403); promotion policies may not name
-  the same Stage twice, and a name pattern must be ``glob:``, ``regex:`` or ``regexp:``.
-* ProjectConfig and ClusterConfig: webhook receiver names unique, one receiver type each.
+  the same Stage twice, and a name pattern must be ``glob:``, ``regex:`` or ``regexp:`` (a
+  regular expression that compiles; :mod:`shunter.admission.selectors`).
+* ProjectConfig and ClusterConfig: webhook receiver names unique, one receiver type each;
+  promotion windows as :mod:`shunter.admission.windows` checks them (``projectSelector``
+  refused on a ProjectConfig).
 
 The naming rules (a ProjectConfig is named after its namespace, the ClusterConfig is named
 ``cluster``) are in the CRD and a ValidatingAdmissionPolicy.
@@ -24,6 +27,8 @@ from shunter.admission.review import (
     forbidden,
     invalid,
 )
+from shunter.admission.selectors import name_pattern_error
+from shunter.admission.windows import window_errors
 from shunter.api.v1alpha1 import labels as lbl
 
 __all__ = ["validate_cluster_config", "validate_project", "validate_project_config"]
@@ -40,7 +45,6 @@ _RECEIVER_TYPES = (
     "harbor",
     "quay",
 )
-_PATTERN_KINDS = ("glob", "regex", "regexp")
 
 
 async def validate_project(request: AdmissionRequest, ctx: AdmissionContext) -> Verdict:
@@ -108,17 +112,10 @@ def _policy_errors(policies: Sequence[Any]) -> list[FieldError]:
         stage = str(selector.get("name") or policy.get("stage") or "")
         if not stage:
             continue
-        prefix, colon, _ = stage.partition(":")
-        if colon:
-            if prefix not in _PATTERN_KINDS:
-                errors.append(
-                    FieldError(
-                        f"spec.promotionPolicies[{i}].stageSelector.name",
-                        f'invalid pattern identifier "{prefix}": must be "regex", "regexp" or '
-                        '"glob"',
-                        stage,
-                    )
-                )
+        if ":" in stage:
+            error = name_pattern_error(f"spec.promotionPolicies[{i}].stageSelector.name", stage)
+            if error is not None:
+                errors.append(error)
             continue
         if stage in seen:
             errors.append(
@@ -139,6 +136,7 @@ async def validate_project_config(request: AdmissionRequest, ctx: AdmissionConte
     spec = request.object.get("spec") or {}
     errors = _policy_errors(spec.get("promotionPolicies") or [])
     errors += receiver_errors("spec.webhookReceivers", spec.get("webhookReceivers") or [])
+    errors += window_errors(spec.get("promotionWindows") or [], cluster=False)
     if errors:
         raise invalid("ProjectConfig", request.name, errors)
     if request.operation == "CREATE" and not request.dry_run:
@@ -160,6 +158,7 @@ async def validate_cluster_config(request: AdmissionRequest, ctx: AdmissionConte
         return Verdict()
     spec = request.object.get("spec") or {}
     errors = receiver_errors("spec.webhookReceivers", spec.get("webhookReceivers") or [])
+    errors += window_errors(spec.get("promotionWindows") or [], cluster=True)
     if errors:
         raise invalid("ClusterConfig", request.name, errors)
     return Verdict()

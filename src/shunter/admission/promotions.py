@@ -11,10 +11,15 @@ request records who asked.
 Validating: creating, changing or deleting a Promotion needs the custom ``promote`` verb on its
 Stage (a SubjectAccessReview; the operator itself and Kubernetes' garbage collector are
 exempt); a new Promotion must be in a project namespace and its Freight available to the Stage
-(refused with the reason); the spec never changes after creation.
+(refused with the reason); a new Promotion is refused while the promotion windows of its
+Stage are closed (403 Forbidden, as Kargo Enterprise answers: ``promotion of Stage "prod" is
+not permitted at this time: <the Stage's promotionWindowStatus reason>; it opens at <time>``),
+whoever creates it; the spec never changes after creation.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from shunter.admission.context import (
     AdmissionContext,
@@ -38,9 +43,10 @@ from shunter.api.v1alpha1 import labels as lbl
 from shunter.controllers.availability import freight_availability
 from shunter.controllers.naming import promotion_name, shorten_label_value
 from shunter.controllers.promotion_spec import PromotionSpecError, complete_promotion
+from shunter.controllers.windows import closed_explanation
 from shunter.kube.client import KubeError
 
-__all__ = ["mutate_promotion", "validate_promotion"]
+__all__ = ["check_promotion_window", "mutate_promotion", "validate_promotion"]
 
 KIND = "Promotion"
 RESOURCE = "promotions.kargo.akuity.io"
@@ -161,13 +167,15 @@ async def validate_promotion(request: AdmissionRequest, ctx: AdmissionContext) -
             raise invalid(KIND, request.name, [problem])
     await _authorize(ctx, request, action)
     if request.operation == "CREATE":
-        await _check_available(request, ctx)
+        stage = await _check_available(request, ctx)
+        await check_promotion_window(request, ctx, stage, datetime.now(UTC))
     elif request.operation == "UPDATE":
         _check_immutable(request, ctx)
     return Verdict()
 
 
-async def _check_available(request: AdmissionRequest, ctx: AdmissionContext) -> None:
+async def _check_available(request: AdmissionRequest, ctx: AdmissionContext) -> Stage:
+    """The Promotion's Stage, when its Freight is available to it (else refused)."""
     obj = request.object
     name = request.name or str((obj.get("metadata") or {}).get("name") or "")
     stage = await _stage(ctx, request, obj)
@@ -201,6 +209,27 @@ async def _check_available(request: AdmissionRequest, ctx: AdmissionContext) -> 
                 )
             ],
         )
+    return stage
+
+
+async def check_promotion_window(
+    request: AdmissionRequest, ctx: AdmissionContext, stage: Stage, now: datetime
+) -> None:
+    """Refuse a new Promotion while the promotion windows of its Stage are closed at ``now``.
+
+    Raises:
+        AdmissionError: 403 Forbidden naming the Stage, the window and when it opens.
+    """
+    state = await ctx.lookups.promotion_windows(stage, now)
+    if state is None or not state.closed:
+        return
+    name = request.name or str((request.object.get("metadata") or {}).get("name") or "")
+    raise forbidden(
+        RESOURCE,
+        name,
+        f'promotion of Stage "{stage.metadata.name}" is not permitted at this time: '
+        + closed_explanation(state.reason, state.next_open),
+    )
 
 
 def _check_immutable(request: AdmissionRequest, ctx: AdmissionContext) -> None:

@@ -7,8 +7,10 @@ A Stage's windows are those of its project's ProjectConfig whose ``stageSelector
 kept (they are immutable) so that a reconcile does not parse them again.
 
 :func:`window_state` is the schedule at an instant (see :mod:`shunter.windows.schedule`);
-:func:`window_status` is its ``Stage.status.promotionWindowStatus`` form, and
-:func:`waiting_message` what a Promotion held back by it says.
+:func:`window_status` is its ``Stage.status.promotionWindowStatus`` form,
+:func:`closed_explanation` why it is closed and until when (the same words in the Stage's
+status, a waiting Promotion's message and an admission refusal), and :func:`waiting_message`
+what a Promotion held back by it says.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from shunter.windows import (
 
 __all__ = [
     "WAITING_PREFIX",
+    "closed_explanation",
     "matching_windows",
     "stage_window_state",
     "waiting_message",
@@ -142,10 +145,15 @@ def window_status(state: ScheduleState | None) -> PromotionWindowStatus | None:
     )
 
 
-def waiting_message(status: PromotionWindowStatus) -> str:
-    """What a Promotion held back by a closed schedule says."""
-    message = WAITING_PREFIX + (status.reason or "promotions are frozen")
-    if status.next_open is not None:
-        opens = status.next_open.astimezone(UTC).replace(microsecond=0)
+def closed_explanation(reason: str | None, next_open: datetime | None) -> str:
+    """Why a closed schedule is closed and, when known, when it opens."""
+    message = reason or "promotions are frozen"
+    if next_open is not None:
+        opens = next_open.astimezone(UTC).replace(microsecond=0)
         message += f"; it opens at {opens.isoformat().replace('+00:00', 'Z')}"
     return message
+
+
+def waiting_message(status: PromotionWindowStatus) -> str:
+    """What a Promotion held back by a closed schedule says."""
+    return WAITING_PREFIX + closed_explanation(status.reason, status.next_open)
