@@ -24,8 +24,8 @@ earlier verified Freight there is nothing to roll back to, and the Stage says so
 The outcome shows in the Stage's ``AutoRollback`` condition (until a Promotion other than the
 rollback has run), in Events (``PromotionCreated`` with ``event.kargo.akuity.io/rollback``, or
 ``AutoRollbackSkipped``), and in the ``rollbacks`` hook of :class:`StageDeps` (for metrics).
-Promotion windows gate rollbacks like any Promotion: a rollback created in a closed window
-waits for it to open.
+Promotion windows gate rollbacks like any Promotion: while they keep the Stage closed no
+rollback is created (admission would refuse it), and the pass at the next opening creates it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from shunter.controllers.stage.context import (
     StagePass,
     current_collection,
     phase_of,
+    promotions_frozen,
 )
 from shunter.controllers.stage.creation import create_promotion
 from shunter.controllers.stage.promotions import finish_key
@@ -214,7 +215,7 @@ async def auto_rollback(deps: StageDeps, sp: StagePass) -> None:
             sp.status.conditions = remove_condition(sp.status.conditions, CONDITION)
         return
     failure = max(failures, key=lambda f: f.at)
-    if _answered(sp, failure):
+    if _answered(sp, failure) or promotions_frozen(sp.status):
         return
     targets = _targets(deps, sp, failure)
     if targets is None:
