@@ -91,7 +91,8 @@ def _explain(exc: ApiError) -> str:
             f"{exc}\nThe cluster rejected your credentials: log in again or pass another "
             "--kubeconfig or --context."
         )
-    if exc.status == 403:
+    if exc.status == 403 and "admission webhook" not in exc.message:
+        # (a webhook's refusal says why itself: the verb it needs, or a closed promotion window)
         return (
             f"{exc}\nYou are not allowed to do this: ask a cluster administrator for RBAC "
             "access to the kargo.akuity.io resources of this project."
