@@ -1,7 +1,9 @@
 """Promotion windows with the operator as a process: a Deny window active now on prod holds
-back both auto-promotion and a manual Promotion, says so in the Stage's
-``promotionWindowStatus`` and in the Promotion's message, and the promotion runs once the
-window (a few seconds long) has ended - without any event but the Stage's own timer."""
+back auto-promotion and says so in the Stage's ``promotionWindowStatus``; the promotion runs
+once the window (a few seconds long) has ended - without any event but the Stage's own timer.
+A manual Promotion is refused at admission while the window is active (with the window's name
+and when it opens), and admitted once it has ended; a malformed window is refused naming its
+field."""
 
 from __future__ import annotations
 
@@ -56,24 +58,25 @@ def _freeze(name: str) -> tuple[dict[str, Any], datetime]:
     return window, end
 
 
-def _project_config(seed: Seed, *, prod_auto: bool, windows: list[dict[str, Any]]) -> None:
-    seed.kube.apply(
-        json.dumps(
-            {
-                "apiVersion": "kargo.akuity.io/v1alpha1",
-                "kind": "ProjectConfig",
-                "metadata": {"name": PROJECT, "namespace": PROJECT},
-                "spec": {
-                    "promotionPolicies": [
-                        {"stageSelector": {"name": "preprod"}, "autoPromotionEnabled": True},
-                        {"stageSelector": {"name": "prod"}, "autoPromotionEnabled": prod_auto},
-                    ],
-                    "promotionWindows": windows,
-                },
-            }
-        ),
-        server_side=False,
+def _config_body(*, prod_auto: bool, windows: list[dict[str, Any]]) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "ProjectConfig",
+            "metadata": {"name": PROJECT, "namespace": PROJECT},
+            "spec": {
+                "promotionPolicies": [
+                    {"stageSelector": {"name": "preprod"}, "autoPromotionEnabled": True},
+                    {"stageSelector": {"name": "prod"}, "autoPromotionEnabled": prod_auto},
+                ],
+                "promotionWindows": windows,
+            },
+        }
     )
+
+
+def _project_config(seed: Seed, *, prod_auto: bool, windows: list[dict[str, Any]]) -> None:
+    seed.kube.apply(_config_body(prod_auto=prod_auto, windows=windows), server_side=False)
 
 
 def _verified_in_preprod(seed: Seed, tag: str) -> str | None:
@@ -130,7 +133,20 @@ def test_auto_promotion_waits_for_a_deny_window_to_end(seed: Seed) -> None:
     )
 
 
-def test_a_manual_promotion_stays_pending_until_the_window_ends(seed: Seed) -> None:
+def _promotion_body(freight: str) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "kargo.akuity.io/v1alpha1",
+            "kind": "Promotion",
+            "metadata": {"generateName": "by-hand-", "namespace": PROJECT},
+            "spec": {"stage": "prod", "freight": freight},
+        }
+    )
+
+
+def test_a_manual_promotion_is_refused_while_the_window_is_active(
+    seed: Seed, capsys: pytest.CaptureFixture[str]
+) -> None:
     _project_config(seed, prod_auto=False, windows=[])
     tag = "2026-11-20_1000-2222222"
     seed.push(tag, datetime.now(UTC))
@@ -147,36 +163,64 @@ def test_a_manual_promotion_stays_pending_until_the_window_ends(seed: Seed) -> N
         what="prod closed by the window",
         details=seed.diagnostics,
     )
+    refused = seed.kube.kubectl("create", "-f", "-", stdin=_promotion_body(freight), check=False)
+    opens = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert refused.returncode != 0
+    assert "Forbidden" in refused.stderr, refused.stderr
+    assert (
+        'promotion of Stage "prod" is not permitted at this time: Deny promotion window '
+        f'"release-freeze" (ProjectConfig) is active; it opens at {opens}'
+    ) in refused.stderr, refused.stderr
     kubeconfig = str(seed.kube.kubeconfig_path)
     args = ["promote", "--kubeconfig", kubeconfig, "-n", PROJECT, "--stage", "prod"]
+    capsys.readouterr()
+    assert main([*args, "--freight", freight]) != 0
+    err = capsys.readouterr().err
+    assert '"release-freeze"' in err, err
+    assert "RBAC" not in err, "a closed window is not a missing permission"
+    assert datetime.now(UTC) < end, "the machine was too slow to look inside the window"
+    stored = [p for p in seed.promotions("prod") if p["spec"]["freight"] == freight]
+    assert stored == [], "nothing is stored while the window is active"
+
+    wait_for(
+        lambda: (s := _window_status(seed)) and not s["closed"],
+        timeout=WINDOW.total_seconds() + 60,
+        what="prod open again",
+        details=seed.diagnostics,
+    )
     assert main([*args, "--freight", freight]) == 0
     name = next(p for p in seed.promotions("prod") if p["spec"]["freight"] == freight)["metadata"][
         "name"
     ]
 
-    def waiting_message() -> str | None:
-        status = seed.get("promotion", name).get("status", {})
-        message: str | None = status.get("message")
-        return message if status.get("phase") == "Pending" and message else None
-
-    message = wait_for(waiting_message, what="the Promotion to say why it waits")
-    assert message.startswith(
-        'Waiting for a promotion window: Deny promotion window "release-freeze"'
-    ), message
-    assert datetime.now(UTC) < end, "the machine was too slow to look inside the window"
-
     def finished() -> dict[str, Any] | None:
         status: dict[str, Any] = seed.get("promotion", name).get("status", {})
         return status if status.get("phase") in ("Succeeded", "Failed", "Errored") else None
 
-    status = wait_for(
-        finished,
-        timeout=WINDOW.total_seconds() + 60,
-        what="the Promotion",
-        details=seed.diagnostics,
-    )
+    status = wait_for(finished, what="the Promotion", details=seed.diagnostics)
     assert status["phase"] == "Succeeded", status
     assert _parse(status["startedAt"]) >= end
+
+
+def test_malformed_windows_are_refused_naming_the_field(seed: Seed) -> None:
+    """A ProjectConfig with a malformed window is never stored: the previous one stays."""
+    good = {"name": "nightly", "kind": "Deny", "rrule": "FREQ=DAILY"}
+    good |= {"dtstart": "20260101T020000Z", "dtend": "20260101T030000Z"}
+    _project_config(seed, prod_auto=False, windows=[])
+    for field, value, expected in [
+        ("rrule", "FREQ=WEEKLY;BYDAY=XX", "is not a valid recurrence rule"),
+        ("dtstart", "TZID=Mars/Olympus:20260101T020000", "unknown time zone 'Mars/Olympus'"),
+    ]:
+        windows = [good, {**good, "name": "broken", field: value}]
+        body = _config_body(prod_auto=False, windows=windows)
+        refused = seed.kube.kubectl("apply", "-f", "-", stdin=body, check=False)
+        assert refused.returncode != 0
+        assert f'spec.promotionWindows[1].{field}: Invalid value: "{value}": ' in refused.stderr
+        assert expected in refused.stderr, refused.stderr
+        assert seed.get("projectconfig", PROJECT).get("spec", {}).get("promotionWindows") in (
+            None,
+            [],
+        )
 
 
 def _cluster_windows(seed: Seed, windows: list[dict[str, Any]] | None) -> None:
