@@ -72,7 +72,11 @@ def seed(
     kube: Cluster, tmp_path_factory: pytest.TempPathFactory, smoke: tuple[SmokeChecks, str]
 ) -> Iterator[Seed]:
     _, base_url = smoke
-    with seed_pipeline(kube, tmp_path_factory.mktemp("rollback"), VALUES, project=PROJECT) as p:
+    # The operator installs Argo Rollouts' analysis CRDs itself: no other test must run first.
+    env = {"SHUNTER_INSTALL_ROLLOUTS_CRDS": "true"}
+    with seed_pipeline(
+        kube, tmp_path_factory.mktemp("rollback"), VALUES, env=env, project=PROJECT
+    ) as p:
         p.kube.apply(json.dumps(_template()))
         image = f"{p.registry.host}/{SEED_IMAGE_PATH}"
         tag = f"${{{{ imageFrom('{image}').Tag }}}}"
