@@ -42,6 +42,9 @@ from shunter.promotion.engine import Engine
 
 __all__ = ["PromotionReconciler"]
 
+#: Promotions whose start time is kept at most (a bound for Promotions deleted while running).
+_MAX_TIMED = 10_000
+
 log = logging.getLogger(__name__)
 
 
@@ -69,6 +72,9 @@ class PromotionReconciler:
         self._enqueue = enqueue
         self._events = events
         self._sources = CachePromotionSources(cache, kube)
+        #: When this process started running a Promotion (by uid), to the microsecond: status
+        #: timestamps have whole seconds only, too coarse for the duration metric.
+        self._began: dict[str, datetime] = {}
 
     async def reconcile(self, namespace: str, name: str) -> PromotionOutcome:
         """One pass over a Promotion."""
@@ -145,6 +151,11 @@ class PromotionReconciler:
         async def save(new_status: PromotionStatus) -> None:
             await self._save(promotion, new_status)
 
+        uid = promotion.metadata.uid or ""
+        if status.started_at is None and uid and uid not in self._began:
+            if len(self._began) >= _MAX_TIMED:  # Promotions deleted while running
+                self._began.pop(next(iter(self._began)))
+            self._began[uid] = datetime.now(UTC)
         result = await self._engine.run(pctx, status, save=save)
         if result.terminal:
             await self._emit_terminal(promotion, result.status, freight)
@@ -246,7 +257,8 @@ class PromotionReconciler:
         self, promotion: Promotion, status: PromotionStatus, freight: Freight | None
     ) -> None:
         phase = status.phase or PromotionPhase.ERRORED
-        _record_terminal(promotion, status, phase)
+        began = self._began.pop(promotion.metadata.uid or "", None)
+        _record_terminal(promotion, status, phase, began)
         log.info(
             "Promotion %s/%s to Stage %s: %s%s",
             promotion.metadata.namespace,
@@ -284,10 +296,20 @@ class PromotionReconciler:
         )
 
 
-def _record_terminal(promotion: Promotion, status: PromotionStatus, phase: PromotionPhase) -> None:
-    """Count the Promotion's end and its duration (from its first step, else its creation)."""
+def _record_terminal(
+    promotion: Promotion,
+    status: PromotionStatus,
+    phase: PromotionPhase,
+    began: datetime | None = None,
+) -> None:
+    """Count the Promotion's end and its duration: from when this process started it, to the
+    microsecond, else from its first step (or creation) as the status says, in whole seconds."""
     labels = (promotion.metadata.namespace or "", promotion.spec.stage, phase.value)
     metrics.PROMOTIONS.labels(*labels).inc()
+    if began is not None:
+        seconds = (datetime.now(UTC) - began).total_seconds()
+        metrics.PROMOTION_DURATION.labels(*labels).observe(max(0.0, seconds))
+        return
     start = status.started_at or _timestamp(promotion.metadata.creation_timestamp)
     end = status.finished_at or datetime.now(UTC)
     if start is not None:
