@@ -8,9 +8,26 @@ What each webhook does is in its module (:mod:`~shunter.admission.promotions`,
 :mod:`~shunter.admission.registration` builds the webhook configurations, and
 :class:`AdmissionService` puts it together. Handlers read only through
 :class:`AdmissionLookups`.
+
+:class:`AdmissionService` and :class:`AdmissionSettings` are imported on first use: the server
+and its certificates (``cryptography``) cost memory that an operator without admission webhooks
+does not spend.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from shunter.admission.lookups import AdmissionLookups, CacheLookups
-from shunter.admission.service import AdmissionService, AdmissionSettings
+
+if TYPE_CHECKING:
+    from shunter.admission.service import AdmissionService, AdmissionSettings
 
 __all__ = ["AdmissionLookups", "AdmissionService", "AdmissionSettings", "CacheLookups"]
+
+
+def __getattr__(name: str) -> Any:
+    """``AdmissionService`` and ``AdmissionSettings``, imported when first asked for."""
+    if name in ("AdmissionService", "AdmissionSettings"):
+        from shunter.admission import service  # noqa: PLC0415 - cryptography on demand
+
+        return getattr(service, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

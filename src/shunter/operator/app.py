@@ -36,14 +36,14 @@ import random
 import signal
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import REGISTRY
 
 from shunter import metrics
 from shunter._internal.redaction import install_log_redaction
 from shunter._internal.tasks import cancel_and_wait
-from shunter.admission import AdmissionService, AdmissionSettings, CacheLookups
+from shunter.admission import CacheLookups
 from shunter.api.v1alpha1 import labels as lbl
 from shunter.cache import (
     ANALYSIS_RUNS,
@@ -86,6 +86,9 @@ from shunter.receivers import CacheReceiverLookups, ReceiverServer, ReceiverStat
 from shunter.registries.discovery import Discoverer
 from shunter.steps import load_builtin_steps
 from shunter.verification import AnalysisRunReconciler, ensure_rollouts_crds
+
+if TYPE_CHECKING:
+    from shunter.admission import AdmissionService
 
 __all__ = ["Operator", "StartupError"]
 
@@ -556,6 +559,13 @@ class Operator:
                     self.cache.count(PROMOTIONS),
                 )
                 if self.config.admission_address:  # every replica serves, leader or not
+                    # Imported here: the server and its certificates (cryptography) cost
+                    # memory an operator without admission webhooks does not spend.
+                    from shunter.admission.service import (  # noqa: PLC0415
+                        AdmissionService,
+                        AdmissionSettings,
+                    )
+
                     self.admission = AdmissionService(
                         self.kube,
                         CacheLookups(self.cache, self.kube),

@@ -1,5 +1,6 @@
 """What the operator process imports: the Kubernetes client library's generated API and model
-classes only when used. Each check runs in a fresh interpreter (pytest has imported more)."""
+classes only when used, and the admission webhooks' server (``cryptography``) only when the
+webhooks are served. Each check runs in a fresh interpreter (pytest has imported more)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,16 @@ def test_the_operator_imports_no_generated_api_or_model_it_does_not_use() -> Non
         "kubernetes_asyncio.client.models.v1_object_meta",
     }
     assert found["kubernetes_asyncio"] < 60  # type: ignore[operator]
+
+
+def test_the_operator_imports_cryptography_only_to_serve_admission_webhooks() -> None:
+    assert _probe("import shunter.cli, shunter.operator.app")["cryptography"] is False
+    served = _probe(
+        "import shunter.operator.app\nfrom shunter.admission import AdmissionService",
+        extra="AdmissionService.__module__",
+    )
+    assert served["cryptography"] is True
+    assert served["extra"] == "shunter.admission.service"
 
 
 def test_every_name_the_library_exports_still_resolves() -> None:
