@@ -82,13 +82,14 @@ from shunter.operator.workqueue import Reconciled, WorkQueue
 from shunter.promotion.engine import Engine, RequeuePolicy
 from shunter.promotion.registry import DEFAULT_REGISTRY
 from shunter.promotion.step import Capabilities, GitAuthor
-from shunter.receivers import CacheReceiverLookups, ReceiverServer, ReceiverStatusSync
+from shunter.receivers import CacheReceiverLookups, ReceiverStatusSync
 from shunter.registries.discovery import Discoverer
 from shunter.steps import load_builtin_steps
 from shunter.verification import AnalysisRunReconciler, ensure_rollouts_crds
 
 if TYPE_CHECKING:
     from shunter.admission import AdmissionService
+    from shunter.receivers import ReceiverServer
 
 __all__ = ["Operator", "StartupError"]
 
@@ -415,6 +416,10 @@ class Operator:
         a receiver looks Warehouses and Promotions up in it)."""
         if not self.config.receivers_address:
             return
+        # Imported here: aiohttp.web and the providers cost memory an operator serving no
+        # receivers does not spend.
+        from shunter.receivers.server import ReceiverServer  # noqa: PLC0415
+
         self.receivers = ReceiverServer(
             self.kube,
             CacheReceiverLookups(self.cache),

@@ -16,12 +16,19 @@ serves them, so that a push reaches a Warehouse at once instead of at its next p
 The server reads the cluster through :class:`~shunter.receivers.lookups.ReceiverLookups`, which
 the operator answers from its watch-fed cache (the receiver indexes live in
 :mod:`shunter.cache.kinds`).
+
+:class:`ReceiverServer` (with ``aiohttp.web`` and the providers) is imported on first use: an
+operator that serves no receivers does not spend the memory.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from shunter.receivers.lookups import CacheReceiverLookups, ReceiverLookups
 from shunter.receivers.paths import receiver_details, receiver_path
-from shunter.receivers.server import MAX_BODY_BYTES, ReceiverServer
 from shunter.receivers.status import ReceiverStatusSync
+
+if TYPE_CHECKING:
+    from shunter.receivers.server import MAX_BODY_BYTES, ReceiverServer
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -32,3 +39,12 @@ __all__ = [
     "receiver_details",
     "receiver_path",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``ReceiverServer`` and ``MAX_BODY_BYTES``, imported when first asked for."""
+    if name in ("ReceiverServer", "MAX_BODY_BYTES"):
+        from shunter.receivers import server  # noqa: PLC0415 - the server on demand
+
+        return getattr(server, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

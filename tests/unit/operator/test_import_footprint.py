@@ -1,12 +1,15 @@
 """What the operator process imports: the Kubernetes client library's generated API and model
-classes only when used, and the admission webhooks' server (``cryptography``) only when the
-webhooks are served. Each check runs in a fresh interpreter (pytest has imported more)."""
+classes only when used, the admission webhooks' server (``cryptography``) only when the
+webhooks are served, and the webhook receivers' server only when receivers are served. Each
+check runs in a fresh interpreter (pytest has imported more)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+
+import pytest
 
 _PROBE = """
 import json, sys
@@ -17,6 +20,7 @@ print(json.dumps({{
     "models": sorted(m for m in mods if m.startswith("kubernetes_asyncio.client.models.")),
     "apis": sorted(m for m in mods if m.startswith("kubernetes_asyncio.client.api.")),
     "cryptography": "cryptography" in mods,
+    "receiver_server": "shunter.receivers.server" in mods or "aiohttp.web" in mods,
     "extra": {extra},
 }}))
 """
@@ -44,14 +48,24 @@ def test_the_operator_imports_no_generated_api_or_model_it_does_not_use() -> Non
     assert found["kubernetes_asyncio"] < 60  # type: ignore[operator]
 
 
-def test_the_operator_imports_cryptography_only_to_serve_admission_webhooks() -> None:
-    assert _probe("import shunter.cli, shunter.operator.app")["cryptography"] is False
+@pytest.mark.parametrize(
+    ("package", "name", "module", "marker"),
+    [
+        # The admission webhooks' server and certificates (cryptography).
+        ("shunter.admission", "AdmissionService", "shunter.admission.service", "cryptography"),
+        # The webhook receivers' server (aiohttp.web, the providers).
+        ("shunter.receivers", "ReceiverServer", "shunter.receivers.server", "receiver_server"),
+    ],
+)
+def test_a_server_is_imported_only_when_the_operator_serves_it(
+    package: str, name: str, module: str, marker: str
+) -> None:
+    assert _probe("import shunter.cli, shunter.operator.app")[marker] is False
     served = _probe(
-        "import shunter.operator.app\nfrom shunter.admission import AdmissionService",
-        extra="AdmissionService.__module__",
+        f"import shunter.operator.app\nfrom {package} import {name}", extra=f"{name}.__module__"
     )
-    assert served["cryptography"] is True
-    assert served["extra"] == "shunter.admission.service"
+    assert served[marker] is True
+    assert served["extra"] == module
 
 
 def test_every_name_the_library_exports_still_resolves() -> None:
