@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any, TypeVar
@@ -61,16 +62,15 @@ def _version(obj: Mapping[str, Any]) -> int | None:
 
 
 class _Entry:
-    """One stored object: its JSON, its version and the index keys it is filed under."""
+    """One stored object: its JSON and its version. (The index keys it is filed under are
+    computed again from the JSON when it changes or goes: storing them would cost more memory
+    than the object itself.)"""
 
-    __slots__ = ("data", "index_keys", "version")
+    __slots__ = ("data", "version")
 
-    def __init__(
-        self, data: bytes, version: int | None, index_keys: tuple[tuple[str, Hashable], ...]
-    ) -> None:
+    def __init__(self, data: bytes, version: int | None) -> None:
         self.data = data
         self.version = version
-        self.index_keys = index_keys
 
     def load(self) -> dict[str, Any]:
         value: dict[str, Any] = json.loads(self.data)
@@ -106,7 +106,11 @@ class Cache:
     def upsert(self, kind: Kind, obj: dict[str, Any]) -> None:
         """An object was added or changed (informer events, write answers)."""
         meta = obj.get("metadata") or {}
-        key = (str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+        namespace = str(meta.get("namespace") or "")
+        if namespace and isinstance(meta, dict):
+            # One string per namespace for the keys and index values of all its objects.
+            namespace = meta["namespace"] = sys.intern(namespace)
+        key = (namespace, str(meta.get("name") or ""))
         objects = self._objects[kind]
         old = objects.get(key)
         version = _version(obj)
@@ -114,16 +118,12 @@ class Cache:
         if known is not None and version is not None and version <= known:
             return
         _compact(obj)
-        keys = tuple(
-            (index.name, value)
-            for index in self._indexes.get(kind, ())
-            for value in index.keys(obj)
-        )
         data = json.dumps(obj, separators=(",", ":")).encode()
-        objects[key] = _Entry(data, version, keys)
-        self._reindex(key, old.index_keys if old else (), keys)
+        objects[key] = _Entry(data, version)
+        before = old.load() if old is not None else None
+        self._reindex(kind, key, before, obj)
         if self._listeners:
-            self._notify(kind, old.load() if old else None, obj)
+            self._notify(kind, before, obj)
 
     def delete(self, kind: Kind, namespace: str, name: str) -> None:
         """An object went away."""
@@ -131,22 +131,34 @@ class Cache:
         if old is None:
             return
         self._models.pop((kind, (namespace, name)), None)
-        self._reindex((namespace, name), old.index_keys, ())
+        before = old.load()
+        self._reindex(kind, (namespace, name), before, None)
         if self._listeners:
-            self._notify(kind, old.load(), None)
+            self._notify(kind, before, None)
 
     def apply(self, kind: Kind, obj: Mapping[str, Any]) -> None:
         """Take a write's answer now (the watch brings the same version back later)."""
         if isinstance(obj, dict) and obj.get("metadata"):
             self.upsert(kind, obj)
 
+    def _index_keys(self, kind: Kind, obj: Mapping[str, Any] | None) -> set[tuple[str, Hashable]]:
+        """``(index name, key)`` of every index entry ``obj`` is filed under."""
+        if obj is None:
+            return set()
+        return {
+            (index.name, value)
+            for index in self._indexes.get(kind, ())
+            for value in index.keys(obj)
+        }
+
     def _reindex(
         self,
+        kind: Kind,
         key: ObjectKey,
-        before: tuple[tuple[str, Hashable], ...],
-        after: tuple[tuple[str, Hashable], ...],
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
     ) -> None:
-        old, new = set(before), set(after)
+        old, new = self._index_keys(kind, before), self._index_keys(kind, after)
         for name, value in old - new:
             table = self._index[name]
             members = table.get(value)
