@@ -65,6 +65,20 @@ def test_indexes_follow_changes_and_deletions() -> None:
     cache.delete(STAGES, "p", "b")
     assert cache.stages_downstream("p", "a") == []
     assert cache.stage_keys("p") == []
+    cache.delete(FREIGHTS, "p", "f1")
+    assert cache.freight_for_stage("p", "b") == []
+    assert cache.freight_with_alias("p", "alias-f1") == []
+
+
+def test_the_objects_of_a_namespace_share_one_namespace_string() -> None:
+    cache = KargoCache()
+    for name in ("a", "b"):
+        body = stage(name, 1)
+        body["metadata"]["namespace"] = "".join(["pro", "ject"])  # a fresh string each time
+        cache.upsert(STAGES, body)
+    (first, _), (second, _) = cache.stage_keys("project")
+    assert first == "project"
+    assert first is second
 
 
 def test_models_are_parsed_once_per_version_and_the_table_is_bounded() -> None:
