@@ -70,11 +70,12 @@ def seed(kube: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Se
         yield pipeline
 
 
-def _slow_stage(seed: SeedPipeline, gate: Gate) -> dict[str, Any]:
+def _stage(seed: SeedPipeline, name: str, steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """A Stage taking Freight straight from the Warehouse and promoting it with ``steps``."""
     return {
         "apiVersion": "kargo.akuity.io/v1alpha1",
         "kind": "Stage",
-        "metadata": {"name": "slow", "namespace": seed.namespace},
+        "metadata": {"name": name, "namespace": seed.namespace},
         "spec": {
             "requestedFreight": [
                 {
@@ -82,23 +83,35 @@ def _slow_stage(seed: SeedPipeline, gate: Gate) -> dict[str, Any]:
                     "sources": {"direct": True},
                 }
             ],
-            "promotionTemplate": {
-                "spec": {
-                    "steps": [
-                        {
-                            "uses": "http",
-                            "as": "wait",
-                            "config": {
-                                "url": gate.url,
-                                "successExpression": "response.status == 200",
-                                "pollInterval": "1s",
-                            },
-                        }
-                    ]
-                }
-            },
+            "promotionTemplate": {"spec": {"steps": steps}},
         },
     }
+
+
+def _slow_stage(seed: SeedPipeline, gate: Gate) -> dict[str, Any]:
+    """A Stage whose promotions run until the gate opens."""
+    wait = {
+        "uses": "http",
+        "as": "wait",
+        "config": {
+            "url": gate.url,
+            "successExpression": "response.status == 200",
+            "pollInterval": "1s",
+        },
+    }
+    return _stage(seed, "slow", [wait])
+
+
+def _broken_stage(seed: SeedPipeline) -> dict[str, Any]:
+    """A Stage whose promotions end Errored: its step edits a file that is not there."""
+    update = {
+        "uses": "yaml-update",
+        "config": {
+            "path": "missing/values.yaml",
+            "updates": [{"key": "image.tag", "value": "x"}],
+        },
+    }
+    return _stage(seed, "broken", [update])
 
 
 def _promote(seed: SeedPipeline, name: str, stage: str, freight: str) -> None:
@@ -113,36 +126,6 @@ def _promote(seed: SeedPipeline, name: str, stage: str, freight: str) -> None:
         ),
         server_side=False,
     )
-
-
-def _broken_stage(seed: SeedPipeline) -> dict[str, Any]:
-    """A Stage whose promotions end Errored: its step edits a file that is not there."""
-    return {
-        "apiVersion": "kargo.akuity.io/v1alpha1",
-        "kind": "Stage",
-        "metadata": {"name": "broken", "namespace": seed.namespace},
-        "spec": {
-            "requestedFreight": [
-                {
-                    "origin": {"kind": "Warehouse", "name": "example-container"},
-                    "sources": {"direct": True},
-                }
-            ],
-            "promotionTemplate": {
-                "spec": {
-                    "steps": [
-                        {
-                            "uses": "yaml-update",
-                            "config": {
-                                "path": "missing/values.yaml",
-                                "updates": [{"key": "image.tag", "value": "x"}],
-                            },
-                        }
-                    ]
-                }
-            },
-        },
-    }
 
 
 def _present(samples: Samples, name: str, **labels: str) -> bool:
